@@ -1,1 +1,5 @@
-//! Console login shell driver.
+//! Console login shell driver: log in, run commands, answer interactive prompts, over any [`crate::transport::Link`].
+
+mod config;
+
+pub use config::ConsoleConfig;
