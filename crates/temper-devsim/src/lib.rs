@@ -1,1 +1,147 @@
-//! Device simulators.
+//! Device simulators for Temper's tests and demo.
+//!
+//! A simulator owns a real PTY pair (the host opens the slave path like a USB-serial port), keeps its
+//! persistent state in a directory (so a SIGKILL is a power cut, not a factory reset) and serves its
+//! network services on a loopback address of its own.
+//!
+//! Layout: generic pieces ([`pty`], [`state`], [`eventlog`], [`timing`]) and one module per model
+//! ([`ipcam`]). Another model (e.g. a Zephyr MCU sensor) adds a module and a [`Model`] variant.
+
+pub mod eventlog;
+pub mod ipcam;
+pub mod pty;
+pub mod state;
+pub mod timing;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+pub use eventlog::read_events;
+
+/// Errors of the simulator library.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("I/O error on {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("PTY error: {0}")]
+    Pty(#[from] nix::Error),
+    #[error("state file {path} is corrupt: {source}")]
+    CorruptState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("state file {path} belongs to model {found}, not {expected}")]
+    WrongModel {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot start service {service} on {addr}: {source}")]
+    Bind {
+        service: String,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SimError {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        SimError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// The device models this crate can simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Simvision SV-IPC2100 embedded-Linux IP camera with a BusyBox console.
+    Ipcam,
+}
+
+impl Model {
+    pub fn id(self) -> &'static str {
+        match self {
+            Model::Ipcam => "ipcam",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Model> {
+        match id {
+            "ipcam" => Some(Model::Ipcam),
+            _ => None,
+        }
+    }
+}
+
+/// How to run one simulated device.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub model: Model,
+    /// Directory holding `state.json` and `events.jsonl` (created if missing).
+    pub state_dir: PathBuf,
+    /// Line speed of the simulated UART; output and input are both paced at baud/10 bytes per second.
+    pub baud: u32,
+    /// Loopback address for the network services; derived from the serial when `None`.
+    pub ip: Option<Ipv4Addr>,
+    /// Suppress unsolicited and interleaved kernel log lines (for benchmarks).
+    pub quiet_kernel: bool,
+}
+
+impl SimOptions {
+    pub fn new(model: Model, state_dir: impl AsRef<Path>) -> Self {
+        SimOptions {
+            model,
+            state_dir: state_dir.as_ref().to_path_buf(),
+            baud: timing::DEFAULT_BAUD,
+            ip: None,
+            quiet_kernel: false,
+        }
+    }
+}
+
+/// What a started simulator announces (the JSON line of the CLI).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ReadyInfo {
+    pub port: String,
+    pub model: String,
+    pub serial: String,
+    pub ip: String,
+}
+
+/// A running simulator. Dropping it does not stop the tasks; the process is meant to be killed.
+pub struct Simulator {
+    info: ReadyInfo,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Simulator {
+    /// Create the PTY, load or create the state, start the boot sequence and the services.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(opts: SimOptions) -> Result<Simulator, SimError> {
+        match opts.model {
+            Model::Ipcam => {
+                let (info, keep) = ipcam::start(opts).await?;
+                Ok(Simulator { info, _keep: keep })
+            }
+        }
+    }
+
+    pub fn info(&self) -> &ReadyInfo {
+        &self.info
+    }
+}
+
+/// Default loopback address derived from a serial: 127.(100 + b0 % 100).b1.(b2 % 254 + 1).
+pub fn default_ip(serial: &str) -> Ipv4Addr {
+    let bytes = hex::decode(serial).unwrap_or_default();
+    let b = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    Ipv4Addr::new(127, 100 + b(0) % 100, b(1), b(2) % 254 + 1)
+}

@@ -1,0 +1,119 @@
+//! Configuration commands of the camera: `cfgcli` and the `/etc/init.d` service scripts.
+
+use serde_json::json;
+
+use super::console::Session;
+use super::shell::password_problem;
+use super::{Service, HTTP_REALM, RTSP_REALM, RTSP_USER, WEB_USER};
+use crate::state::Credential;
+
+pub fn cfgcli(s: &mut Session, args: &[&str]) -> Vec<String> {
+    let (store, realm, cfg_user) = match args {
+        ["-g", "web.admin.user"] => return vec![WEB_USER.into()],
+        ["-g", "rtsp.admin.user"] => return vec![RTSP_USER.into()],
+        ["-g", "web.admin.password"] | ["-g", "rtsp.admin.password"] => {
+            return vec!["ERR permission denied".into()]
+        }
+        ["-g", _] => return vec!["ERR unknown key".into()],
+        ["-s", "web.admin.password", _] => ("web-admin", HTTP_REALM, WEB_USER),
+        ["-s", "rtsp.admin.password", _] => ("rtsp-admin", RTSP_REALM, RTSP_USER),
+        ["-s", "web.admin.user" | "rtsp.admin.user", _] => return vec!["ERR read-only key".into()],
+        ["-s", _, _] => return vec!["ERR unknown key".into()],
+        _ => return vec!["usage: cfgcli -g <key> | cfgcli -s <key> <value>".into()],
+    };
+    let value = args[2];
+    if let Some(reason) = password_problem(value) {
+        s.dev.events.log(
+            "password-change-rejected",
+            json!({"store": store, "reason": reason}),
+        );
+        return vec!["ERR invalid value".into()];
+    }
+    let cred = Credential::digest(cfg_user, realm, value);
+    match s.dev.update_state(|st| {
+        st.credentials.insert(store.to_string(), cred);
+    }) {
+        Ok(()) => {
+            s.dev
+                .events
+                .log("password-changed", json!({"store": store}));
+            vec!["OK".into()]
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            vec!["ERR write failed".into()]
+        }
+    }
+}
+
+pub async fn init_script(s: &mut Session, svc: Service, args: &[&str]) {
+    let d = svc.daemon();
+    let dev = s.dev.clone();
+    let mut out = Vec::new();
+    let set_enabled = |on: bool| {
+        dev.update_state(|st| {
+            st.services.insert(svc.id().to_string(), on);
+        })
+    };
+    match args {
+        ["start"] | ["restart"] => {
+            if args[0] == "restart" && dev.stop_service(svc).await {
+                dev.events
+                    .log("service-stopped", json!({"service": svc.id()}));
+                out.push(format!("Stopping {d}: OK"));
+            }
+            match dev.start_service(svc).await {
+                Ok(_) => {
+                    dev.events
+                        .log("service-started", json!({"service": svc.id()}));
+                    out.push(format!("Starting {d}: OK"));
+                }
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    out.push(format!("Starting {d}: FAILED"));
+                }
+            }
+        }
+        ["stop"] => {
+            dev.stop_service(svc).await;
+            dev.events
+                .log("service-stopped", json!({"service": svc.id()}));
+            out.push(format!("Stopping {d}: OK"));
+        }
+        ["enable"] | ["disable"] => {
+            let on = args[0] == "enable";
+            match set_enabled(on) {
+                Ok(()) => {
+                    let ev = if on {
+                        "service-enabled"
+                    } else {
+                        "service-disabled"
+                    };
+                    dev.events.log(ev, json!({"service": svc.id()}));
+                    out.push(format!("{d}: {}", if on { "enabled" } else { "disabled" }));
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    out.push(format!("{d}: cannot write config"));
+                }
+            }
+        }
+        ["status"] => {
+            let run = if dev.is_running(svc).await {
+                "running"
+            } else {
+                "stopped"
+            };
+            let en = if dev.is_enabled(svc) {
+                "enabled"
+            } else {
+                "disabled"
+            };
+            out.push(format!("{d}: {run}, {en}"));
+        }
+        _ => out.push(format!(
+            "Usage: /etc/init.d/{d} {{start|stop|restart|enable|disable|status}}"
+        )),
+    }
+    s.emit_output(&out);
+}

@@ -1,0 +1,323 @@
+//! Simvision SV-IPC2100: an embedded-Linux IP camera with a BusyBox console on its UART and
+//! telnet, HTTP, RTSP and SSDP services on its (loopback) address.
+
+pub mod admin;
+pub mod boot;
+pub mod console;
+pub mod net;
+pub mod shell;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::eventlog::EventLog;
+use crate::state::{Credential, DeviceState, StateStore};
+use crate::{pty, ReadyInfo, SimError, SimOptions};
+
+pub const MODEL: &str = "SV-IPC2100";
+pub const FIRMWARE: &str = "4.2.7";
+pub const HOSTNAME: &str = "ipcam";
+pub const HTTP_REALM: &str = "SV-IPC2100";
+pub const RTSP_REALM: &str = "SV-IPC2100 RTSP";
+pub const WEB_USER: &str = "admin";
+pub const RTSP_USER: &str = "admin";
+
+/// Factory defaults: (store id, user, password).
+pub const FACTORY_SHELL: &[(&str, &str, &str)] = &[
+    ("shell-root", "root", "xmhdipc"),
+    ("shell-support", "support", "support"),
+];
+pub const FACTORY_WEB: (&str, &str, &str) = ("web-admin", WEB_USER, "admin");
+pub const FACTORY_RTSP: (&str, &str, &str) = ("rtsp-admin", RTSP_USER, "12345");
+
+/// The network services of the camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Telnet,
+    Http,
+    Rtsp,
+    Ssdp,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [Service::Telnet, Service::Http, Service::Rtsp, Service::Ssdp];
+
+    /// Id used in state and events (matches the provisioning profile).
+    pub fn id(self) -> &'static str {
+        match self {
+            Service::Telnet => "telnet",
+            Service::Http => "http",
+            Service::Rtsp => "rtsp",
+            Service::Ssdp => "ssdp",
+        }
+    }
+
+    /// Name of the daemon / init script.
+    pub fn daemon(self) -> &'static str {
+        match self {
+            Service::Telnet => "telnetd",
+            Service::Http => "httpd",
+            Service::Rtsp => "rtspd",
+            Service::Ssdp => "ssdpd",
+        }
+    }
+
+    pub fn port(self) -> u16 {
+        match self {
+            Service::Telnet => 23,
+            Service::Http => 80,
+            Service::Rtsp => 554,
+            Service::Ssdp => 1900,
+        }
+    }
+
+    pub fn from_daemon(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.daemon() == name)
+    }
+}
+
+/// Requests to the console task from elsewhere (e.g. `reboot` typed over telnet).
+#[derive(Debug)]
+pub enum ConsoleCtl {
+    Reboot,
+}
+
+/// The shared device: state, event log, running services.
+pub struct Device {
+    pub opts: SimOptions,
+    pub ip: Ipv4Addr,
+    pub events: EventLog,
+    store: StateStore,
+    state: Mutex<DeviceState>,
+    services: tokio::sync::Mutex<HashMap<Service, JoinHandle<()>>>,
+    booted_at: Mutex<Instant>,
+    nonces: Mutex<VecDeque<String>>,
+    opaque: String,
+    console_ctl: mpsc::UnboundedSender<ConsoleCtl>,
+}
+
+impl Device {
+    pub fn serial(&self) -> String {
+        self.state.lock().expect("state lock").serial.clone()
+    }
+
+    pub fn with_state<R>(&self, f: impl FnOnce(&DeviceState) -> R) -> R {
+        f(&self.state.lock().expect("state lock"))
+    }
+
+    /// Apply a change and persist it atomically before returning (callers print success after).
+    pub fn update_state(&self, f: impl FnOnce(&mut DeviceState)) -> Result<(), SimError> {
+        let mut guard = self.state.lock().expect("state lock");
+        let mut next = guard.clone();
+        f(&mut next);
+        next.event_seq = self.events.seq();
+        self.store.save(&next)?;
+        *guard = next;
+        Ok(())
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.booted_at.lock().expect("boot lock").elapsed()
+    }
+
+    /// The kernel starts counting when U-Boot hands over.
+    pub fn reset_uptime(&self) {
+        *self.booted_at.lock().expect("boot lock") = Instant::now();
+    }
+
+    /// A kernel log line stamped with the uptime, without line ending.
+    pub fn kernel_line(&self, msg: &str) -> String {
+        let up = self.uptime();
+        format!("[{:5}.{:06}] {msg}", up.as_secs(), up.subsec_micros())
+    }
+
+    /// BOOTID.UPNP.ORG: fixed per boot, 31 bits.
+    pub fn boot_id(&self) -> u64 {
+        self.with_state(|s| s.boot_count) & 0x7fff_ffff
+    }
+
+    pub fn uuid(&self) -> String {
+        let h = crate::state::sha256_hex(&format!("ipcam-uuid:{}", self.serial()));
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    /// Shell login check: the account has a store, is not locked, and the password matches.
+    pub fn check_shell_login(&self, user: &str, password: &str) -> bool {
+        self.with_state(|s| {
+            !s.locked.contains(user)
+                && s.credentials
+                    .get(&format!("shell-{user}"))
+                    .is_some_and(|c| c.verify(password))
+        })
+    }
+
+    pub fn credential(&self, store: &str) -> Option<Credential> {
+        self.with_state(|s| s.credentials.get(store).cloned())
+    }
+
+    pub fn issue_nonce(&self) -> String {
+        let nonce = hex::encode(rand::thread_rng().gen::<[u8; 16]>());
+        let mut q = self.nonces.lock().expect("nonce lock");
+        q.push_back(nonce.clone());
+        while q.len() > 512 {
+            q.pop_front();
+        }
+        nonce
+    }
+
+    pub fn nonce_known(&self, nonce: &str) -> bool {
+        self.nonces
+            .lock()
+            .expect("nonce lock")
+            .iter()
+            .any(|n| n == nonce)
+    }
+
+    pub fn opaque(&self) -> &str {
+        &self.opaque
+    }
+
+    pub fn request_reboot(&self) {
+        let _ = self.console_ctl.send(ConsoleCtl::Reboot);
+    }
+
+    pub async fn is_running(&self, svc: Service) -> bool {
+        self.services
+            .lock()
+            .await
+            .get(&svc)
+            .is_some_and(|h| !h.is_finished())
+    }
+
+    pub fn is_enabled(&self, svc: Service) -> bool {
+        self.with_state(|s| s.services.get(svc.id()).copied().unwrap_or(true))
+    }
+
+    /// Bind and start a service; Ok(false) when it was already running.
+    pub async fn start_service(self: &Arc<Self>, svc: Service) -> Result<bool, SimError> {
+        let mut map = self.services.lock().await;
+        if map.get(&svc).is_some_and(|h| !h.is_finished()) {
+            return Ok(false);
+        }
+        let handle = net::spawn(self.clone(), svc)?;
+        map.insert(svc, handle);
+        Ok(true)
+    }
+
+    /// Stop a service now: the listening socket is closed and its connections are dropped before
+    /// this returns. Ok(false) when it was not running.
+    pub async fn stop_service(&self, svc: Service) -> bool {
+        let handle = self.services.lock().await.remove(&svc);
+        match handle {
+            Some(h) if !h.is_finished() => {
+                h.abort();
+                let _ = h.await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub async fn stop_all(&self) {
+        for svc in Service::ALL {
+            self.stop_service(svc).await;
+        }
+    }
+
+    /// Called by the console task at the start of each boot.
+    fn mark_boot(&self, reason: &str) -> Result<u64, SimError> {
+        *self.booted_at.lock().expect("boot lock") = Instant::now();
+        self.update_state(|s| s.boot_count += 1)?;
+        let count = self.with_state(|s| s.boot_count);
+        self.events
+            .log("boot", json!({"boot_count": count, "reason": reason}));
+        Ok(count)
+    }
+}
+
+/// Fill in factory defaults for anything missing in the state.
+fn apply_factory_defaults(s: &mut DeviceState) {
+    for (store, _user, pw) in FACTORY_SHELL {
+        s.credentials
+            .entry(store.to_string())
+            .or_insert_with(|| Credential::salted(pw));
+    }
+    let (store, user, pw) = FACTORY_WEB;
+    s.credentials
+        .entry(store.to_string())
+        .or_insert_with(|| Credential::digest(user, HTTP_REALM, pw));
+    let (store, user, pw) = FACTORY_RTSP;
+    s.credentials
+        .entry(store.to_string())
+        .or_insert_with(|| Credential::digest(user, RTSP_REALM, pw));
+    for svc in Service::ALL {
+        s.services.entry(svc.id().to_string()).or_insert(true);
+    }
+}
+
+/// Start an ipcam: state, PTY, console task (which boots and starts the services).
+pub(crate) async fn start(
+    opts: SimOptions,
+) -> Result<(ReadyInfo, Box<dyn std::any::Any + Send + Sync>), SimError> {
+    let store = StateStore::new(&opts.state_dir)?;
+    let mut state = match store.load()? {
+        Some(s) if s.model != "ipcam" => {
+            return Err(SimError::WrongModel {
+                path: store.path(),
+                found: s.model,
+                expected: "ipcam".into(),
+            })
+        }
+        Some(s) => s,
+        None => DeviceState::new("ipcam"),
+    };
+    apply_factory_defaults(&mut state);
+    let events = EventLog::open(store.dir(), state.event_seq)?;
+    let ip = opts.ip.unwrap_or_else(|| crate::default_ip(&state.serial));
+
+    // A re-plugged device shows up under a new port name: never reuse the previous path.
+    let mut pty = pty::open(opts.baud)?;
+    if state.last_port.as_deref() == Some(pty.path.as_str()) {
+        let other = pty::open(opts.baud)?;
+        pty = other;
+    }
+    state.last_port = Some(pty.path.clone());
+    store.save(&state)?;
+    let (writer, input) = pty::spawn_paced_io(&pty, opts.baud)?;
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let info = ReadyInfo {
+        port: pty.path.clone(),
+        model: "ipcam".into(),
+        serial: state.serial.clone(),
+        ip: ip.to_string(),
+    };
+    let dev = Arc::new(Device {
+        opts,
+        ip,
+        events,
+        store,
+        state: Mutex::new(state),
+        services: tokio::sync::Mutex::new(HashMap::new()),
+        booted_at: Mutex::new(Instant::now()),
+        nonces: Mutex::new(VecDeque::new()),
+        opaque: hex::encode(rand::thread_rng().gen::<[u8; 12]>()),
+        console_ctl: ctl_tx,
+    });
+    tokio::spawn(boot::run(dev.clone(), writer, input, ctl_rx));
+    // Keep both PTY fds open for the life of the simulator.
+    Ok((info, Box::new((pty, dev))))
+}

@@ -1,0 +1,119 @@
+//! Web admin interface: HTTP/1.1 with keep-alive; everything but `/description.xml` needs Digest.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use super::digest::{self, DigestRealm, Verdict};
+use super::read_request;
+use crate::ipcam::{Device, FIRMWARE, HTTP_REALM, MODEL};
+
+pub const REALM: DigestRealm = DigestRealm {
+    realm: HTTP_REALM,
+    qop: true,
+    opaque: true,
+    store: "web-admin",
+    service: "http",
+};
+
+pub const SERVER: &str = "SV-IPC2100-httpd/4.2.7";
+pub const DEVICE_TYPE: &str = "urn:schemas-upnp-org:device:Basic:1";
+
+pub fn description_xml(dev: &Device) -> String {
+    let serial = dev.serial();
+    let uuid = dev.uuid();
+    format!(
+        r#"<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0">
+  <specVersion><major>1</major><minor>1</minor></specVersion>
+  <device>
+    <deviceType>{DEVICE_TYPE}</deviceType>
+    <friendlyName>Simvision IP Camera ({serial})</friendlyName>
+    <manufacturer>Simvision</manufacturer>
+    <modelDescription>Simvision IPC network camera</modelDescription>
+    <modelName>{MODEL}</modelName>
+    <modelNumber>{FIRMWARE}</modelNumber>
+    <serialNumber>{serial}</serialNumber>
+    <UDN>uuid:{uuid}</UDN>
+    <presentationURL>http://{ip}/</presentationURL>
+  </device>
+</root>
+"#,
+        ip = dev.ip
+    )
+}
+
+fn index_html(dev: &Device) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>Simvision {MODEL}</title></head>\n<body><h1>Simvision {MODEL}</h1>\n<p>Firmware {FIRMWARE}, serial {}</p>\n<p><a href=\"/live.html\">Live view</a></p></body></html>\n",
+        dev.serial()
+    )
+}
+
+pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    while let Some(req) = read_request(&mut rd).await {
+        let keep_alive = match req.header("connection") {
+            Some(c) if c.eq_ignore_ascii_case("close") => false,
+            Some(c) if c.eq_ignore_ascii_case("keep-alive") => true,
+            _ => req.version == "HTTP/1.1",
+        };
+        let path = req.target.split('?').next().unwrap_or("/");
+        let mut extra = String::new();
+        let (status, ctype, body) = if path == "/description.xml" {
+            (
+                "200 OK",
+                "text/xml; charset=\"utf-8\"",
+                description_xml(&dev),
+            )
+        } else {
+            let verdict = digest::verify(
+                &dev,
+                &REALM,
+                &req.method,
+                &req.target,
+                req.header("authorization"),
+            );
+            match verdict {
+                Verdict::Granted => match path {
+                    "/" | "/index.html" | "/live.html" => ("200 OK", "text/html", index_html(&dev)),
+                    _ => (
+                        "404 Not Found",
+                        "text/html",
+                        "<html><body><h1>404 Not Found</h1></body></html>\n".to_string(),
+                    ),
+                },
+                v => {
+                    let ch = digest::challenge(&dev, &REALM, v == Verdict::Stale);
+                    extra = format!("WWW-Authenticate: {ch}\r\n");
+                    (
+                        "401 Unauthorized",
+                        "text/html",
+                        "<html><body><h1>401 Unauthorized</h1></body></html>\n".to_string(),
+                    )
+                }
+            }
+        };
+        let body = if req.method == "HEAD" {
+            String::new()
+        } else {
+            body
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: {}\r\n\r\n",
+            body.len(),
+            if keep_alive { "keep-alive" } else { "close" }
+        );
+        if wr.write_all(head.as_bytes()).await.is_err()
+            || wr.write_all(body.as_bytes()).await.is_err()
+        {
+            return;
+        }
+        if !keep_alive {
+            let _ = wr.shutdown().await;
+            return;
+        }
+    }
+}

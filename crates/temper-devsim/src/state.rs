@@ -1,0 +1,167 @@
+//! Persistent device state (`state.json`), written atomically: temp file, fsync, rename, fsync dir.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::SimError;
+
+pub const STATE_FILE: &str = "state.json";
+
+/// A stored credential: never the plaintext.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Credential {
+    /// Shell account: hex SHA-256 of `salt:password`.
+    SaltedSha256 { salt: String, hash: String },
+    /// Digest account: HA1 = MD5(user:realm:password), what a Digest server needs. The SHA-256 of the
+    /// password is kept too so that a successful Digest login can be logged like the others.
+    DigestHa1 {
+        user: String,
+        realm: String,
+        ha1: String,
+        password_sha256: String,
+    },
+}
+
+impl Credential {
+    pub fn salted(password: &str) -> Credential {
+        const ALPHA: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut rng = rand::thread_rng();
+        let salt: String = (0..8)
+            .map(|_| ALPHA[rng.gen_range(0..ALPHA.len())] as char)
+            .collect();
+        let hash = salted_hash(&salt, password);
+        Credential::SaltedSha256 { salt, hash }
+    }
+
+    pub fn digest(user: &str, realm: &str, password: &str) -> Credential {
+        Credential::DigestHa1 {
+            user: user.to_string(),
+            realm: realm.to_string(),
+            ha1: md5_hex(&format!("{user}:{realm}:{password}")),
+            password_sha256: sha256_hex(password),
+        }
+    }
+
+    /// Check a plaintext password (shell logins).
+    pub fn verify(&self, password: &str) -> bool {
+        match self {
+            Credential::SaltedSha256 { salt, hash } => salted_hash(salt, password) == *hash,
+            Credential::DigestHa1 {
+                user, realm, ha1, ..
+            } => md5_hex(&format!("{user}:{realm}:{password}")) == *ha1,
+        }
+    }
+}
+
+fn salted_hash(salt: &str, password: &str) -> String {
+    sha256_hex(&format!("{salt}:{password}"))
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+pub fn md5_hex(s: &str) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(s.as_bytes()))
+}
+
+/// Everything a device remembers across power cycles.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceState {
+    pub model: String,
+    pub serial: String,
+    pub boot_count: u64,
+    /// Last event sequence number written (the log itself is authoritative when it is ahead).
+    pub event_seq: u64,
+    /// Credential store id (e.g. `shell-root`) to its hash.
+    pub credentials: BTreeMap<String, Credential>,
+    /// Locked login accounts.
+    pub locked: BTreeSet<String>,
+    /// Service id to "enabled at boot".
+    pub services: BTreeMap<String, bool>,
+    /// PTY path of the previous run (a restarted device gets a different one).
+    #[serde(default)]
+    pub last_port: Option<String>,
+}
+
+impl DeviceState {
+    pub fn new(model: &str) -> DeviceState {
+        let serial = hex::encode(rand::thread_rng().gen::<[u8; 8]>());
+        DeviceState {
+            model: model.to_string(),
+            serial,
+            boot_count: 0,
+            event_seq: 0,
+            credentials: BTreeMap::new(),
+            locked: BTreeSet::new(),
+            services: BTreeMap::new(),
+            last_port: None,
+        }
+    }
+}
+
+/// The state file of one device directory.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+impl StateStore {
+    pub fn new(dir: &Path) -> Result<StateStore, SimError> {
+        fs::create_dir_all(dir).map_err(|e| SimError::io(dir.display().to_string(), e))?;
+        Ok(StateStore {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn load(&self) -> Result<Option<DeviceState>, SimError> {
+        let path = self.path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| SimError::CorruptState { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SimError::io(path.display().to_string(), e)),
+        }
+    }
+
+    /// Atomic replace: after this returns, a power cut leaves either the old or the new state.
+    pub fn save(&self, state: &DeviceState) -> Result<(), SimError> {
+        let path = self.path();
+        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
+        let io = |e| SimError::io(tmp.display().to_string(), e);
+        let json = serde_json::to_vec_pretty(state).expect("state serialises");
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(io)?;
+            f.write_all(&json).map_err(io)?;
+            f.write_all(b"\n").map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        fs::rename(&tmp, &path).map_err(|e| SimError::io(path.display().to_string(), e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| SimError::io(self.dir.display().to_string(), e))?;
+        Ok(())
+    }
+}
