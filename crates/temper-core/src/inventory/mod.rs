@@ -1,1 +1,238 @@
-//! Inventory.
+//! The inventory: the encrypted record of every device Temper has seen, its hardening progress, its outside
+//! checks and documents, and the ONLY copy of each device's new credentials.
+//!
+//! [`Inventory`] is the storage contract; every backend must pass the [`conformance`] suite.
+//! [`SqlCipherInventory`] is the local backend: one SQLCipher database file keyed with Argon2id (see [`kdf`]),
+//! with versioned schema migrations.
+//!
+//! Credential lifecycle for one store of one device: [`Inventory::put_pending`] durably stores the new secret as
+//! *pending* before anything is sent to the device; once the change is confirmed from outside,
+//! [`Inventory::activate_pending`] makes it *current*. Until then the current (old) secret stays usable, so an
+//! interrupted rotation can always be resumed with one of the two.
+
+pub mod conformance;
+mod error;
+pub mod kdf;
+pub mod leak_scan;
+mod migrations;
+mod sqlcipher;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::CheckRecord;
+use crate::Secret;
+
+pub use error::InventoryError;
+pub use migrations::SCHEMA_VERSION;
+pub use sqlcipher::SqlCipherInventory;
+
+/// What Temper knows about one device. Devices are keyed by serial number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Serial number read from the device; the key of every other record.
+    pub serial: String,
+    /// Model read from the device.
+    pub model: String,
+    /// Firmware version read from the device.
+    pub firmware: String,
+    /// Id of the profile that matched the device.
+    pub profile_id: String,
+    /// Hash of that profile's content, to tell which exact profile version hardened the device.
+    pub profile_hash: String,
+    /// Where the device is installed, if known.
+    pub site: Option<String>,
+    /// Network address of the device, if known.
+    pub address: Option<String>,
+    /// How far hardening got.
+    pub state: HardenedState,
+    /// When Temper first saw the device, seconds since the Unix epoch. Kept from the first upsert.
+    pub first_seen: u64,
+    /// When the record last changed, seconds since the Unix epoch.
+    pub updated_at: u64,
+}
+
+/// How far hardening of a device got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HardenedState {
+    /// Identified, nothing changed yet.
+    New,
+    /// A plan started and has not finished.
+    InProgress,
+    /// Every step succeeded and every check passed.
+    Hardened,
+    /// A plan ended with a failure.
+    Failed,
+}
+
+impl HardenedState {
+    /// Stable kebab-case name, as stored and shown in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HardenedState::New => "new",
+            HardenedState::InProgress => "in-progress",
+            HardenedState::Hardened => "hardened",
+            HardenedState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`HardenedState::as_str`] output.
+    pub fn parse(name: &str) -> Option<HardenedState> {
+        [Self::New, Self::InProgress, Self::Hardened, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// The credential of one credential store (an account of the device, as named by the profile).
+///
+/// `Debug` never shows the secrets (they are [`Secret`]s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord {
+    /// Credential store id from the profile, e.g. `console-root`.
+    pub store: String,
+    /// Account name: the current credential's, or the pending one's when there is no current credential yet.
+    pub username: String,
+    /// The credential the device is known to accept.
+    pub current: Option<Secret>,
+    /// A new credential stored before it was sent to the device; not yet confirmed.
+    pub pending: Option<Secret>,
+    /// When the current credential became current, seconds since the Unix epoch.
+    pub changed_at: Option<u64>,
+}
+
+/// How a hardening step ended, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum StepState {
+    /// The step completed.
+    Done,
+    /// The step failed.
+    Failed {
+        /// What failed, for people. Never a secret.
+        message: String,
+    },
+}
+
+/// The recorded state of one hardening step of one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Step name, e.g. `rotate-credentials` (see [`crate::event::StepId::as_str`]).
+    pub step: String,
+    /// How it ended.
+    pub state: StepState,
+    /// When it was recorded, seconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// The storage contract for the inventory. Every backend must pass [`conformance::run_all`].
+///
+/// Writes about a device (credentials, steps, checks, documents) need the device to exist
+/// ([`Inventory::upsert_device`] first) and fail with [`InventoryError::UnknownDevice`] otherwise; reads about an
+/// unknown device return nothing (`None` or an empty list).
+pub trait Inventory: Send {
+    /// Inserts the device or updates every field of the existing record except `first_seen`, which keeps the
+    /// value of the first insert.
+    fn upsert_device(&mut self, device: &DeviceRecord) -> Result<(), InventoryError>;
+    /// The device with this serial, if known.
+    fn device(&self, serial: &str) -> Result<Option<DeviceRecord>, InventoryError>;
+    /// Every device, sorted by serial.
+    fn devices(&self) -> Result<Vec<DeviceRecord>, InventoryError>;
+    /// Durably stores `secret` as the PENDING credential of `store` (fsync'd before returning:
+    /// synchronous=FULL). Replaces an older pending one; the current credential is kept.
+    fn put_pending(
+        &mut self,
+        serial: &str,
+        store: &str,
+        username: &str,
+        secret: &Secret,
+    ) -> Result<(), InventoryError>;
+    /// Pending becomes current (changed_at = now); [`InventoryError::NoPending`] if there is no pending.
+    fn activate_pending(&mut self, serial: &str, store: &str) -> Result<(), InventoryError>;
+    /// The credentials of the device, sorted by store.
+    fn credentials(&self, serial: &str) -> Result<Vec<CredentialRecord>, InventoryError>;
+    /// Records how `step` ended (at = now), replacing an earlier record of the same step.
+    fn set_step(
+        &mut self,
+        serial: &str,
+        step: &str,
+        state: &StepState,
+    ) -> Result<(), InventoryError>;
+    /// The recorded steps of the device, sorted by step name.
+    fn steps(&self, serial: &str) -> Result<Vec<StepRecord>, InventoryError>;
+    /// Stores a check result under `phase` (e.g. `baseline`, `verify`). A check with the same phase, id and
+    /// subject replaces the earlier one.
+    fn put_check(
+        &mut self,
+        serial: &str,
+        phase: &str,
+        check: &CheckRecord,
+    ) -> Result<(), InventoryError>;
+    /// Every `(phase, check)` of the device, sorted by phase, check id, subject.
+    fn checks(&self, serial: &str) -> Result<Vec<(String, CheckRecord)>, InventoryError>;
+    /// Stores a JSON document (e.g. the baseline scan, the report) under `name`, replacing an earlier one.
+    fn put_document(
+        &mut self,
+        serial: &str,
+        name: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), InventoryError>;
+    /// The document stored under `name`, if any.
+    fn document(
+        &self,
+        serial: &str,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, InventoryError>;
+}
+
+/// Where an inventory gets "now" from (seconds since the Unix epoch). Injectable for tests.
+pub trait Clock: Send + Sync {
+    /// The current time in seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that only moves when told to; clones share the same time. For tests and simulations.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn new(now: u64) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(now)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: u64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `seconds`.
+    pub fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
