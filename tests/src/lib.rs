@@ -1,1 +1,230 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: start simulators, run the `temper` binary, read the simulator's
+//! event log and the inventory.
+//!
+//! The binaries are the ones `cargo build --workspace --bins` put beside this test executable's `deps/` folder.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use temper_core::inventory::{CredentialRecord, Inventory, SqlCipherInventory};
+use temper_core::Secret;
+
+/// The passphrase the tests use for their inventories (strong enough for the weak-passphrase check).
+pub const PASSPHRASE: &str = "correct-horse-battery-staple-temper-e2e";
+
+/// Path of a workspace binary built next to the test executable.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// The shipped profiles directory.
+pub fn profiles_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../provisioning-profiles")
+}
+
+/// A running simulated device (killed on drop).
+pub struct Sim {
+    child: Child,
+    /// The PTY path the simulator announced.
+    pub port: String,
+    /// The serial it announced.
+    pub serial: String,
+    /// Its loopback address.
+    pub ip: String,
+    /// Its state directory.
+    pub state: PathBuf,
+}
+
+impl Sim {
+    /// Starts `temper-devsim run --model ipcam` on `ip` with state in `state`.
+    pub fn start(state: &Path, ip: &str) -> Sim {
+        Self::start_with(state, ip, &[])
+    }
+
+    /// Same, with extra simulator arguments.
+    pub fn start_with(state: &Path, ip: &str, extra: &[&str]) -> Sim {
+        std::fs::create_dir_all(state).expect("state dir");
+        let mut child = Command::new(binary("temper-devsim"))
+            .args(["run", "--model", "ipcam", "--state"])
+            .arg(state)
+            .args(["--ip", ip])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start temper-devsim");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("announce line");
+        let announce: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad announce {line:?}: {e}"));
+        Sim {
+            child,
+            port: announce["port"].as_str().expect("port").to_string(),
+            serial: announce["serial"].as_str().expect("serial").to_string(),
+            ip: ip.to_string(),
+            state: state.to_path_buf(),
+        }
+    }
+
+    /// Power-cycles the simulator: SIGKILL, then start again on the same state (a new PTY path).
+    pub fn power_cycle(mut self) -> Sim {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (state, ip) = (self.state.clone(), self.ip.clone());
+        drop(self);
+        Sim::start(&state, &ip)
+    }
+
+    /// The simulator's event log.
+    pub fn events(&self) -> Vec<Value> {
+        read_events(&self.state)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads a simulator's `events.jsonl`.
+pub fn read_events(state: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(state.join("events.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// A `temper` command against the inventory `inventory`, with the test passphrase.
+pub fn temper(inventory: &Path) -> Command {
+    let mut cmd = Command::new(binary("temper"));
+    cmd.env("TEMPER_INVENTORY", inventory)
+        .env("TEMPER_INVENTORY_PASSPHRASE", PASSPHRASE)
+        .env("TEMPER_PROFILES", profiles_dir())
+        .env_remove("TEMPER_FAULT_STOP_AT")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `temper commission --port PORT --json` to its end.
+pub fn commission(inventory: &Path, port: &str) -> Output {
+    temper(inventory)
+        .args(["--json", "commission", "--port", port])
+        .output()
+        .expect("run temper")
+}
+
+/// Text of an Output for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The JSON lines a `--json` run printed.
+pub fn json_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Opens the inventory as a second reader (the same code path as the CLI).
+pub fn open_inventory(path: &Path) -> SqlCipherInventory {
+    SqlCipherInventory::open(path, &Secret::new(PASSPHRASE)).expect("open inventory")
+}
+
+/// The credential record of one store.
+pub fn credential(path: &Path, serial: &str, store: &str) -> CredentialRecord {
+    open_inventory(path)
+        .credentials(serial)
+        .expect("credentials")
+        .into_iter()
+        .find(|c| c.store == store)
+        .unwrap_or_else(|| panic!("no credential {store} for {serial}"))
+}
+
+/// SHA-256 hex of a password, as the simulator logs attempted passwords.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// Waits until `f` is true or `timeout` passes; returns whether it became true.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// The loopback address of test `n`: every end-to-end test uses its own `n`, so tests can run in parallel.
+pub fn test_ip(n: u8) -> String {
+    format!("127.0.91.{n}")
+}
+
+/// Asserts that no file in `dir` holds any needle in any encoding `leak_scan` knows.
+pub fn assert_no_plaintext(dir: &Path, needles: &[String]) {
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir).expect("inventory dir") {
+        let path = entry.expect("entry").path();
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read");
+        scanned += 1;
+        for needle in needles {
+            if let Some(encoding) = temper_core::inventory::leak_scan::find(&bytes, needle) {
+                panic!(
+                    "{} contains a secret or identifier as {encoding}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(scanned > 0, "nothing scanned in {}", dir.display());
+}
+
+/// True when a simulator `auth` event of a Digest service (HTTP, RTSP) was made with `password`: recomputes the
+/// Digest response (MD5, with or without qop=auth) from the logged challenge fields.
+pub fn digest_used(event: &Value, user: &str, password: &str) -> bool {
+    use md5::{Digest, Md5};
+    let md5 = |s: String| hex::encode(Md5::digest(s.as_bytes()));
+    let d = &event["digest"];
+    let f = |k: &str| d[k].as_str().unwrap_or("").to_string();
+    let ha1 = md5(format!("{user}:{}:{password}", f("realm")));
+    let ha2 = md5(format!("{}:{}", f("method"), f("uri")));
+    let expected = if f("qop").is_empty() {
+        md5(format!("{ha1}:{}:{ha2}", f("nonce")))
+    } else {
+        md5(format!(
+            "{ha1}:{}:{}:{}:{}:{ha2}",
+            f("nonce"),
+            f("nc"),
+            f("cnonce"),
+            f("qop")
+        ))
+    };
+    event["user"] == user && f("response").eq_ignore_ascii_case(&expected)
+}

@@ -1,0 +1,83 @@
+//! `temper commission --port PATH`: harden one device.
+
+use std::net::IpAddr;
+
+use clap::Args;
+use temper_core::plan::{self, CommissionOptions};
+use temper_core::transport::serial::SerialLink;
+
+use crate::fault::FaultPoint;
+use crate::render::Renderer;
+use crate::{exit, Failure, Globals};
+
+/// Options of `temper commission`.
+#[derive(Args)]
+pub struct Cmd {
+    /// The serial port the device is on, e.g. /dev/ttyUSB0.
+    #[arg(long)]
+    port: String,
+    /// Use this profile instead of recognising the model.
+    #[arg(long)]
+    profile: Option<String>,
+    /// The device's IP address, if reading it from the device is not wanted.
+    #[arg(long)]
+    address: Option<IpAddr>,
+    /// A site label recorded with the device (the only personal data Temper stores).
+    #[arg(long)]
+    site: Option<String>,
+    /// Baud rate (default: the profile's).
+    #[arg(long)]
+    baud: Option<u32>,
+}
+
+impl Cmd {
+    /// The commission options the demo uses: the port only.
+    pub fn for_demo(port: String) -> Self {
+        Cmd {
+            port,
+            profile: None,
+            address: None,
+            site: Some("demo".into()),
+            baud: None,
+        }
+    }
+
+    /// Runs the plan and prints the report.
+    pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
+        let profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        let mut inventory = super::open_inventory(globals, true)?;
+        let baud = self.baud.unwrap_or(profiles[0].baud);
+        let link = SerialLink::open(&self.port, baud).map_err(|e| Failure::new(exit::FAILED, e))?;
+        let options = CommissionOptions {
+            port: self.port.clone(),
+            profiles,
+            address: self.address,
+            control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
+            site: self.site,
+        };
+        let fault = FaultPoint::from_env();
+        let mut renderer = Renderer::new(globals.json);
+        let mut sink = |event: &temper_core::event::Event| {
+            renderer.event(event);
+            fault.reached(&event.key());
+        };
+        let result = plan::commission(Box::new(link), options, &mut inventory, &mut sink).await;
+        drop(sink);
+        renderer.finish();
+        let report = result.map_err(|e| {
+            Failure::new(
+                exit::FAILED,
+                format!("{e} (run the same command again to resume)"),
+            )
+        })?;
+        crate::render::print_report(&report, globals.json);
+        if report.hardened {
+            Ok(exit::HARDENED)
+        } else {
+            Err(Failure::new(
+                exit::NOT_HARDENED,
+                "the device is NOT hardened: some outside checks failed (listed above); fix them and run again",
+            ))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `temper demo`: plugs in a simulated IP camera (temper-devsim on a real pseudo-terminal) and commissions it,
+//! so a newcomer sees Temper's real job without a device.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use clap::Args;
+use rand::Rng;
+
+use crate::{exit, Failure, Globals};
+
+/// Options of `temper demo`.
+#[derive(Args)]
+pub struct Cmd {
+    /// Where the demo keeps its inventory and the simulator's state (default: a new temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Stops the simulator when the demo ends, however it ends.
+struct Simulator(Child);
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn devsim_path() -> PathBuf {
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from));
+    match here.map(|d| d.join("temper-devsim")) {
+        Some(path) if path.exists() => path,
+        _ => PathBuf::from("temper-devsim"),
+    }
+}
+
+impl Cmd {
+    /// Runs the demo.
+    pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
+        let dir = match self.dir {
+            Some(dir) => dir,
+            None => std::env::temp_dir().join(format!("temper-demo-{}", std::process::id())),
+        };
+        std::fs::create_dir_all(dir.join("camera")).map_err(|e| {
+            Failure::new(exit::USAGE, format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let ip = format!(
+            "127.0.{}.{}",
+            rand::thread_rng().gen_range(100..200),
+            rand::thread_rng().gen_range(2..250)
+        );
+        let mut child = Command::new(devsim_path())
+            .args(["run", "--model", "ipcam", "--state"])
+            .arg(dir.join("camera"))
+            .args(["--ip", &ip])
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| Failure::new(exit::USAGE, format!("cannot start temper-devsim (build it with `cargo build -p temper-devsim`): {e}")))?;
+        let stdout = child.stdout.take();
+        let simulator = Simulator(child);
+        let mut line = String::new();
+        if let Some(stdout) = stdout {
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map_err(|e| {
+                    Failure::new(exit::FAILED, format!("the simulator said nothing: {e}"))
+                })?;
+        }
+        let announce: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+            Failure::new(
+                exit::FAILED,
+                format!("the simulator's first line is not JSON ({e}): {line:?}"),
+            )
+        })?;
+        let port = announce["port"].as_str().unwrap_or_default().to_string();
+        eprintln!("Plugged in a simulated Simvision SV-IPC2100 camera on {port} (network services on {ip}).\n");
+
+        let inventory = globals
+            .inventory
+            .clone()
+            .unwrap_or_else(|| dir.join("inventory.db"));
+        let passphrase: String = (0..4)
+            .map(|_| {
+                (0..6)
+                    .map(|_| char::from(b'a' + rand::thread_rng().gen_range(0..26)))
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("-");
+        let passphrase_file = dir.join("passphrase");
+        write_private(&passphrase_file, &passphrase)?;
+        let demo_globals = Globals {
+            inventory: Some(inventory.clone()),
+            passphrase_file: Some(passphrase_file.clone()),
+            profiles: globals.profiles.clone(),
+            json: globals.json,
+        };
+        let commission = super::commission::Cmd::for_demo(port);
+        let code = commission.run(&demo_globals).await;
+        drop(simulator);
+        eprintln!(
+            "\nThe demo inventory is {} (passphrase in {}).\nTry: temper --inventory {} --passphrase-file {} inventory list",
+            inventory.display(),
+            passphrase_file.display(),
+            inventory.display(),
+            passphrase_file.display()
+        );
+        code
+    }
+}
+
+fn write_private(path: &PathBuf, text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot write {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,29 @@
+//! Fault injection for crash-safety tests: `TEMPER_FAULT_STOP_AT=<event key>` makes this process stop itself
+//! (SIGSTOP) right after emitting the event with that key (see `temper_core::event::Event::key`), so that a test
+//! can inspect the inventory and the device at that exact point and then kill or continue the process.
+
+use nix::sys::signal::{raise, Signal};
+
+/// The stop point, read once from the environment.
+pub struct FaultPoint(Option<String>);
+
+impl FaultPoint {
+    /// Reads `TEMPER_FAULT_STOP_AT`.
+    pub fn from_env() -> Self {
+        FaultPoint(
+            std::env::var("TEMPER_FAULT_STOP_AT")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        )
+    }
+
+    /// Stops the process if `key` is the stop point.
+    pub fn reached(&self, key: &str) {
+        if self.0.as_deref() == Some(key) {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+            let _ = raise(Signal::SIGSTOP);
+        }
+    }
+}

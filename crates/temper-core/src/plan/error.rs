@@ -1,0 +1,41 @@
+//! Plan errors, sorted by who is at fault.
+
+use crate::checks::CheckError;
+use crate::inventory::InventoryError;
+use crate::proto::console::ConsoleError;
+
+/// Why a plan stopped. Each message says what to do; a re-run resumes where the plan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The console driver failed (timeouts, link closed...).
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    /// The inventory failed.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// An outside check could not run (the service was unreachable or spoke garbage).
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    /// The device is not the model of any profile given.
+    #[error("the device is not a model Temper has a profile for: {0}. Pass --profile ID, or add a profile in provisioning-profiles/")]
+    DeviceIncompatible(String),
+    /// The device did something it should not (refused a valid credential, answered with garbage...).
+    #[error("the device misbehaved: {0}")]
+    DeviceMisbehaved(String),
+    /// No credential Temper knows opens the device.
+    #[error("the device refuses every credential Temper knows for {store} (the factory default and the inventory's): {help}")]
+    NoWorkingCredential {
+        /// Credential store id.
+        store: String,
+        /// What to do.
+        help: String,
+    },
+    /// The profile lacks something this device needs.
+    #[error("the profile {profile} cannot do this: {message}")]
+    ProfileIncomplete {
+        /// Profile id.
+        profile: String,
+        /// What is missing.
+        message: String,
+    },
+}

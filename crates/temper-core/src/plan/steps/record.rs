@@ -1,0 +1,22 @@
+//! Record: the hardened state and the report go into the inventory; the console session is closed.
+
+use crate::event::StepOutcome;
+use crate::inventory::HardenedState;
+use crate::plan::context::Run;
+use crate::plan::PlanError;
+
+pub(crate) async fn run(run: &mut Run<'_, '_>, hardened: bool) -> Result<StepOutcome, PlanError> {
+    run.set_state(if hardened {
+        HardenedState::Hardened
+    } else {
+        HardenedState::Failed
+    })?;
+    let report = run.report(hardened)?;
+    let value = serde_json::to_value(&report)
+        .map_err(|e| PlanError::DeviceMisbehaved(format!("report not serialisable: {e}")))?;
+    let serial = run.device.serial.clone();
+    run.inventory.put_document(&serial, "report", &value)?;
+    // Never leave a root shell open on the console.
+    run.session.logout().await?;
+    Ok(StepOutcome::Done)
+}

@@ -1,0 +1,257 @@
+//! Rotate credentials: replace every factory credential with a strong unique one, crash-safely.
+//!
+//! Per store: find which credential the device holds now (from outside, or by the console login that opened
+//! this session); if it holds the pending one, the last run died after the device took it: mark it current. If
+//! it holds the current one, there is nothing to do (unless it is older than the policy's maximum age). Else
+//! reuse the pending credential or generate one, commit it durably as pending, and only then send it; confirm it
+//! from outside (or by a fresh console login) and mark it current.
+
+use crate::checks::{AuthOutcome, CheckKind};
+use crate::event::{Event, StepOutcome};
+use crate::inventory::CredentialRecord;
+use crate::plan::context::{now, Run};
+use crate::plan::PlanError;
+use crate::profile::{Confirm, CredentialKind, CredentialStore};
+use crate::proto::console::{DialogStep, LoginOutcome};
+use crate::Secret;
+
+use super::outside;
+
+pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<StepOutcome, PlanError> {
+    let stores = run.profile.credentials.clone();
+    let mut changed = false;
+    for store in &stores {
+        run.progress(format!("{}: {}", store.id, store.description), None, None);
+        let changed_here = match store.kind {
+            CredentialKind::ConsoleLogin => rotate_console(run, store).await?,
+            CredentialKind::Command => rotate_command(run, store).await?,
+        };
+        changed |= changed_here;
+    }
+    Ok(if changed {
+        StepOutcome::Done
+    } else {
+        StepOutcome::AlreadyDone
+    })
+}
+
+fn record_for(
+    run: &Run<'_, '_>,
+    store: &CredentialStore,
+) -> Result<Option<CredentialRecord>, PlanError> {
+    Ok(run
+        .inventory
+        .credentials(&run.device.serial)?
+        .into_iter()
+        .find(|c| c.store == store.id))
+}
+
+fn expired(run: &Run<'_, '_>, record: &CredentialRecord) -> bool {
+    match (
+        run.profile.password_policy.max_age_days(),
+        record.changed_at,
+    ) {
+        (Some(days), Some(at)) => now().saturating_sub(at) > u64::from(days) * 86_400,
+        _ => false,
+    }
+}
+
+/// The pending credential to send: the one already committed, or a new one committed now.
+fn pending_or_new(
+    run: &mut Run<'_, '_>,
+    store: &CredentialStore,
+    record: Option<&CredentialRecord>,
+) -> Result<Secret, PlanError> {
+    let secret = match record.and_then(|r| r.pending.clone()) {
+        Some(pending) => pending,
+        None => {
+            let secret = run.profile.password_policy.generate();
+            // Durable before the first byte goes to the device (the inventory fsyncs on commit).
+            run.inventory
+                .put_pending(&run.device.serial, &store.id, &store.username, &secret)?;
+            secret
+        }
+    };
+    run.emit(Event::CredentialPending {
+        store: store.id.clone(),
+    });
+    record_strength(run, store, &secret)?;
+    Ok(secret)
+}
+
+fn record_strength(
+    run: &mut Run<'_, '_>,
+    store: &CredentialStore,
+    secret: &Secret,
+) -> Result<(), PlanError> {
+    let policy = run.profile.password_policy.check(secret);
+    let detail = match &policy {
+        Ok(()) => format!(
+            "{} characters from the profile's alphabet, CSPRNG-generated",
+            secret.len()
+        ),
+        Err(reason) => reason.clone(),
+    };
+    let check = CheckKind::CredentialStrength.record(store.id.clone(), policy.is_ok(), detail);
+    run.record_check("rotation", check)
+}
+
+fn activate(run: &mut Run<'_, '_>, store: &CredentialStore, how: &str) -> Result<(), PlanError> {
+    run.inventory
+        .activate_pending(&run.device.serial, &store.id)?;
+    run.emit(Event::CredentialActive {
+        store: store.id.clone(),
+    });
+    let check = CheckKind::NewCredentialAccepted.record(store.id.clone(), true, how.to_string());
+    run.record_check("rotation", check)
+}
+
+async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Result<bool, PlanError> {
+    let record = record_for(run, store)?;
+    let on_device = run.console_password.clone();
+    let pending = record.as_ref().and_then(|r| r.pending.clone());
+    if pending.as_ref() == Some(&on_device) {
+        // The last run died after the device took the new password: it opened this session, so it is confirmed.
+        run.emit(Event::CredentialAccepted {
+            store: store.id.clone(),
+        });
+        activate(
+            run,
+            store,
+            "console login with the new password succeeded (resumed run)",
+        )?;
+        return Ok(true);
+    }
+    if let Some(record) = &record {
+        if record.current.as_ref() == Some(&on_device)
+            && record.pending.is_none()
+            && !expired(run, record)
+        {
+            return Ok(false);
+        }
+    }
+    let new = pending_or_new(run, store, record.as_ref())?;
+    let steps: Vec<DialogStep> = store
+        .change_dialog
+        .iter()
+        .map(|d| DialogStep {
+            expect: d.expect.clone(),
+            answer: d.render(&new),
+        })
+        .collect();
+    let store_id = store.id.clone();
+    let events = &mut run.events;
+    let mut on_sent = |i: usize| {
+        if i == 0 {
+            events(&Event::CredentialSent {
+                store: store_id.clone(),
+            });
+        }
+    };
+    let output = run
+        .session
+        .dialog(&store.change_command, &steps, &mut on_sent)
+        .await?;
+    if !store.change_success.is_match(&output) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "`{}` did not report success for {}: {:?}. The pending credential stays in the inventory; run again",
+            store.change_command,
+            store.id,
+            last_line(&output)
+        )));
+    }
+    run.emit(Event::CredentialAccepted {
+        store: store.id.clone(),
+    });
+    // Confirm with a fresh login: the new password must open the console.
+    run.session.logout().await?;
+    if run.session.login(&store.username, &new).await? != LoginOutcome::Accepted {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "the device reported the new {} password set, but refuses it at login. The inventory keeps both; run again",
+            store.id
+        )));
+    }
+    run.console_password = new;
+    activate(run, store, "console login with the new password succeeded")?;
+    Ok(true)
+}
+
+async fn rotate_command(run: &mut Run<'_, '_>, store: &CredentialStore) -> Result<bool, PlanError> {
+    let record = record_for(run, store)?;
+    let pending = record.as_ref().and_then(|r| r.pending.clone());
+    let current = record.as_ref().and_then(|r| r.current.clone());
+    if let Some(pending) = &pending {
+        if confirm(run, store, pending).await? == AuthOutcome::Accepted {
+            run.emit(Event::CredentialAccepted {
+                store: store.id.clone(),
+            });
+            activate(run, store, &confirm_detail(store, "(resumed run)"))?;
+            return Ok(true);
+        }
+    }
+    let on_current = match &current {
+        Some(current) => confirm(run, store, current).await? == AuthOutcome::Accepted,
+        None => false,
+    };
+    if on_current && pending.is_none() && !record.as_ref().is_some_and(|r| expired(run, r)) {
+        return Ok(false);
+    }
+    if !on_current && confirm(run, store, &store.default_password).await? != AuthOutcome::Accepted {
+        return Err(PlanError::NoWorkingCredential {
+            store: store.id.clone(),
+            help: "reset the device's account to its factory default, then run again".into(),
+        });
+    }
+    let new = pending_or_new(run, store, record.as_ref())?;
+    let line = store.render_change_command(&new);
+    let output = run.session.run_secret(&line).await?;
+    run.emit(Event::CredentialSent {
+        store: store.id.clone(),
+    });
+    if !store.change_success.is_match(&output) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "the device did not report success changing {}: {:?}",
+            store.id,
+            last_line(&output)
+        )));
+    }
+    run.emit(Event::CredentialAccepted {
+        store: store.id.clone(),
+    });
+    if confirm(run, store, &new).await? != AuthOutcome::Accepted {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "the device reported {} changed but refuses the new credential from outside. The inventory keeps both; run again",
+            store.id
+        )));
+    }
+    activate(run, store, &confirm_detail(store, ""))?;
+    Ok(true)
+}
+
+fn confirm_detail(store: &CredentialStore, note: &str) -> String {
+    let how = match &store.confirm {
+        Confirm::ConsoleLogin => "console login".to_string(),
+        Confirm::HttpDigest { port, path } => format!("HTTP Digest on port {port} {path}"),
+        Confirm::RtspDigest { port, path } => format!("RTSP Digest on port {port} {path}"),
+    };
+    format!("new credential accepted by {how} {note}")
+        .trim_end()
+        .to_string()
+}
+
+/// Tries one credential against the store's service from outside (a challenge-response protocol).
+async fn confirm(
+    run: &Run<'_, '_>,
+    store: &CredentialStore,
+    secret: &Secret,
+) -> Result<AuthOutcome, PlanError> {
+    outside::try_credential(run, store, &store.username, secret).await
+}
+
+fn last_line(output: &str) -> &str {
+    output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
