@@ -77,16 +77,21 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
     let sim = Sim::start(&dir.path().join("state"), &test_ip(10));
 
     // Before: the factory state is visible from outside.
+    // Services come up during the simulated boot, after the port appears.
     assert!(
-        tcp_open(&sim.ip, 23),
+        wait_until(Duration::from_secs(10), || tcp_open(&sim.ip, 23)),
         "telnet should be open on a factory-fresh camera"
     );
-    assert_eq!(
-        curl_digest(&sim.ip, "admin", "admin"),
-        "200",
+    assert!(
+        wait_until(Duration::from_secs(10), || curl_digest(
+            &sim.ip, "admin", "admin"
+        ) == "200"),
         "factory web default should work before"
     );
-    assert!(ssdp_answers(&sim.ip), "SSDP should answer before hardening");
+    assert!(
+        wait_until(Duration::from_secs(10), || ssdp_answers(&sim.ip)),
+        "SSDP should answer before hardening"
+    );
 
     let output = commission(&inventory, &sim.port);
     assert!(
@@ -211,6 +216,14 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
 
     // A power cycle keeps it so.
     let sim = sim.power_cycle();
+    assert!(
+        wait_until(Duration::from_secs(10), || curl_digest(
+            &sim.ip,
+            "admin",
+            &web_password
+        ) == "200"),
+        "the web service comes back after boot with the new credential"
+    );
     assert!(
         !tcp_open(&sim.ip, 23),
         "telnet stays closed after a restart"
