@@ -62,7 +62,6 @@ impl Cmd {
             fault.reached(&event.key());
         };
         let result = plan::commission(Box::new(link), options, &mut inventory, &mut sink).await;
-        drop(sink);
         renderer.finish();
         let report = result.map_err(|e| {
             Failure::new(
