@@ -228,3 +228,45 @@ pub fn digest_used(event: &Value, user: &str, password: &str) -> bool {
     };
     event["user"] == user && f("response").eq_ignore_ascii_case(&expected)
 }
+
+/// Logs in on the device's console with `user`/`password` (then logs out); true when the device let it in.
+pub fn console_accepts(port: &str, user: &str, password: &str) -> bool {
+    use temper_core::proto::console::{ConsoleSession, LoginOutcome};
+    use temper_core::transport::serial::SerialLink;
+    let profile = temper_core::profile::Profile::load(&profiles_dir().join("ipcam.toml"))
+        .expect("ipcam profile");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let link = SerialLink::open(port, profile.baud).expect("open the console");
+        let mut session = ConsoleSession::new(Box::new(link), profile.console.clone());
+        session.wake().await.expect("wake the console");
+        session.logout().await.expect("log out");
+        let outcome = session
+            .login(user, &Secret::new(password))
+            .await
+            .expect("login answer");
+        if outcome == LoginOutcome::Accepted {
+            session.logout().await.expect("log out again");
+        }
+        outcome == LoginOutcome::Accepted
+    })
+}
+
+/// Tries an RTSP Digest DESCRIBE of /stream1 with `user`/`password`; true when the device answered 200.
+pub fn rtsp_accepts(ip: &str, user: &str, password: &str) -> bool {
+    use temper_core::checks::{rtsp_digest_login, AuthOutcome};
+    let addr = format!("{ip}:554").parse().expect("address");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(rtsp_digest_login(
+        addr,
+        "/stream1",
+        user,
+        &Secret::new(password),
+    )) == Ok(AuthOutcome::Accepted)
+}

@@ -214,6 +214,33 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
         "factory web credential refused"
     );
 
+    let shell_password = credential(&inventory, &sim.serial, "shell-root")
+        .current
+        .expect("shell current");
+    let rtsp_password = credential(&inventory, &sim.serial, "rtsp-admin")
+        .current
+        .expect("rtsp current");
+    assert!(
+        console_accepts(&sim.port, "root", shell_password.expose()),
+        "new console password works"
+    );
+    assert!(
+        !console_accepts(&sim.port, "root", "xmhdipc"),
+        "factory console password refused"
+    );
+    assert!(
+        !console_accepts(&sim.port, "support", "support"),
+        "support account locked"
+    );
+    assert!(
+        rtsp_accepts(&sim.ip, "admin", rtsp_password.expose()),
+        "new RTSP credential works"
+    );
+    assert!(
+        !rtsp_accepts(&sim.ip, "admin", "12345"),
+        "factory RTSP credential refused"
+    );
+
     // A power cycle keeps it so.
     let sim = sim.power_cycle();
     assert!(
@@ -233,6 +260,15 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
         curl_digest(&sim.ip, "admin", &web_password),
         "200",
         "new web credential survives a restart"
+    );
+
+    assert!(
+        console_accepts(&sim.port, "root", shell_password.expose()),
+        "console password survives a restart"
+    );
+    assert!(
+        rtsp_accepts(&sim.ip, "admin", rtsp_password.expose()),
+        "RTSP credential survives a restart"
     );
 
     // Re-running on the new PTY path is idempotent: the same credentials, nothing rotated again.
@@ -269,8 +305,10 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
     let needles = [
         sim.serial.clone(),
         "Simvision".to_string(),
+        "SV-IPC2100".to_string(),
         web_password.clone(),
         shell_before.expose().to_string(),
+        rtsp_password.expose().to_string(),
     ];
     assert_no_plaintext(inventory.parent().unwrap(), &needles);
 }

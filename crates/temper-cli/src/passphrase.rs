@@ -34,9 +34,11 @@ pub fn obtain(globals: &Globals, creating: bool) -> Result<Secret, Failure> {
     let first = rpassword::prompt_password(prompt)
         .map_err(|e| Failure::new(exit::USAGE, format!("cannot read the passphrase: {e}")))?;
     if creating {
-        let again = rpassword::prompt_password("Repeat it: ")
-            .map_err(|e| Failure::new(exit::USAGE, format!("cannot read the passphrase: {e}")))?;
-        if again != first {
+        let again =
+            zeroize::Zeroizing::new(rpassword::prompt_password("Repeat it: ").map_err(|e| {
+                Failure::new(exit::USAGE, format!("cannot read the passphrase: {e}"))
+            })?);
+        if *again != first {
             return Err(Failure::new(
                 exit::USAGE,
                 "the two passphrases differ; run again",
