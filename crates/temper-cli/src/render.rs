@@ -219,15 +219,20 @@ pub fn report_text(report: &Report) -> String {
         out.push_str(&format!("    {:<12} {:<8} {state}\n", c.store, c.username));
     }
     out.push_str("\n  outside checks\n");
+    let mut guideline: Vec<(&str, String)> = Vec::new();
     for c in &report.checks {
         let mark = if c.passed { "ok  " } else { "FAIL" };
         out.push_str(&format!(
-            "    {mark} {:<28} {:<34} {}\n",
-            c.id,
-            c.subject,
-            c.guideline.join("; ")
+            "    {mark} {:<27} {:<38} {}\n",
+            c.id, c.subject, c.detail
         ));
-        out.push_str(&format!("         {}\n", c.detail));
+        if !guideline.iter().any(|(id, _)| *id == c.id) {
+            guideline.push((&c.id, c.guideline.join("; ")));
+        }
+    }
+    out.push_str("\n  what each check proves\n");
+    for (id, refs) in guideline {
+        out.push_str(&format!("    {id:<27} {refs}\n"));
     }
     out
 }

@@ -12,6 +12,7 @@ pub mod ipcam;
 pub mod pty;
 pub mod state;
 pub mod timing;
+pub mod transcript;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -93,6 +94,8 @@ pub struct SimOptions {
     pub ip: Option<Ipv4Addr>,
     /// Suppress unsolicited and interleaved kernel log lines (for benchmarks).
     pub quiet_kernel: bool,
+    /// Append a text transcript of the console UART here (see [`transcript`]); `None`: no transcript.
+    pub transcript: Option<PathBuf>,
 }
 
 impl SimOptions {
@@ -103,6 +106,7 @@ impl SimOptions {
             baud: timing::DEFAULT_BAUD,
             ip: None,
             quiet_kernel: false,
+            transcript: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `temper-devsim run --model ipcam --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]`
+//! `temper-devsim run --model ipcam --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
+//! [--transcript FILE]`
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -37,6 +38,9 @@ enum Cmd {
         /// No unsolicited or interleaved kernel log lines.
         #[arg(long)]
         quiet_kernel: bool,
+        /// Append a text transcript of the console UART to FILE (secrets masked; see docs/benchmarks.md).
+        #[arg(long, value_name = "FILE")]
+        transcript: Option<PathBuf>,
     },
 }
 
@@ -54,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         baud,
         ip,
         quiet_kernel,
+        transcript,
     } = cli.cmd;
     let model = Model::from_id(&model).ok_or_else(|| anyhow!("unknown model {model:?}"))?;
     if baud == 0 {
@@ -65,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         baud,
         ip,
         quiet_kernel,
+        transcript,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -55,7 +55,11 @@ impl Cmd {
                     Failure::new(exit::USAGE, format!("no device with serial {device} in the inventory; see `temper inventory list`"))
                 })?;
                 let credentials = inventory.credentials(&device).map_err(failed)?;
-                let steps = inventory.steps(&device).map_err(failed)?;
+                let mut steps = inventory.steps(&device).map_err(failed)?;
+                // Plan order, not name order.
+                steps.sort_by_key(|s| {
+                    temper_core::event::StepId::parse(&s.step).map(|id| id as usize)
+                });
                 let checks = inventory.checks(&device).map_err(failed)?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -82,8 +86,51 @@ impl Cmd {
                 });
                 if globals.json {
                     println!("{doc}");
-                } else {
-                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                    return Ok(exit::HARDENED);
+                }
+                println!(
+                    "{} {} (serial {}, firmware {})",
+                    record.model,
+                    record.state.as_str(),
+                    record.serial,
+                    record.firmware
+                );
+                println!(
+                    "  profile {} (sha256 {}), address {}, site {}",
+                    record.profile_id,
+                    &record.profile_hash[..record.profile_hash.len().min(16)],
+                    record.address.as_deref().unwrap_or("-"),
+                    record.site.as_deref().unwrap_or("-")
+                );
+                println!("  credentials (never shown here)");
+                for c in &credentials {
+                    let state = match (&c.current, &c.pending) {
+                        (_, Some(_)) => "PENDING confirmation".to_string(),
+                        (Some(_), None) => match c.changed_at {
+                            Some(at) => format!(
+                                "set by Temper, {} days old",
+                                now.saturating_sub(at) / 86_400
+                            ),
+                            None => "set by Temper".to_string(),
+                        },
+                        (None, None) => "factory default".to_string(),
+                    };
+                    println!("    {:<12} {:<8} {state}", c.store, c.username);
+                }
+                println!("  steps");
+                for step in &steps {
+                    let state = match &step.state {
+                        temper_core::inventory::StepState::Done => "done".to_string(),
+                        temper_core::inventory::StepState::Failed { message } => {
+                            format!("FAILED: {message}")
+                        }
+                    };
+                    println!("    {:<26} {state}", step.step);
+                }
+                println!("  checks");
+                for (phase, check) in &checks {
+                    let mark = if check.passed { "ok  " } else { "FAIL" };
+                    println!("    {mark} {:<9} {:<27} {}", phase, check.id, check.subject);
                 }
                 Ok(exit::HARDENED)
             }

@@ -68,7 +68,7 @@ async fn boot(dev: &Arc<Device>, s: &mut Session, reason: &str) {
         tracing::error!("boot: cannot persist state: {e}");
     }
     let lines = boot_log(dev);
-    let per_line = Duration::from_millis(timing::BOOT_MS / (lines.len() as u64 + 4));
+    let per_line = timing::BOOT_MS / (lines.len() as u64 + 4);
     for l in lines {
         // Kernel lines are stamped when printed.
         let text = match l.strip_prefix('\x00') {
@@ -79,7 +79,7 @@ async fn boot(dev: &Arc<Device>, s: &mut Session, reason: &str) {
             dev.reset_uptime();
         }
         s.emit_line(&text);
-        sleep(per_line).await;
+        s.pause(per_line, "boot").await;
     }
     for svc in [Service::Telnet, Service::Http, Service::Rtsp, Service::Ssdp] {
         if !dev.is_enabled(svc) {
@@ -94,7 +94,7 @@ async fn boot(dev: &Arc<Device>, s: &mut Session, reason: &str) {
             }
         };
         s.emit_line(&format!("Starting {}: {status}", svc.daemon()));
-        sleep(per_line).await;
+        s.pause(per_line, "boot").await;
     }
     s.reset();
     s.emit("\r\n");
@@ -110,7 +110,7 @@ async fn reboot(dev: &Arc<Device>, s: &mut Session) {
     dev.stop_all().await;
     let k = dev.kernel_line("reboot: Restarting system");
     s.emit_line(&k);
-    sleep(ms(timing::REBOOT_SHUTDOWN_MS)).await;
+    s.pause(timing::REBOOT_SHUTDOWN_MS, "reboot-shutdown").await;
     boot(dev, s, "reboot").await;
 }
 
@@ -143,6 +143,9 @@ pub async fn run(
                         while input.try_recv().is_ok() {}
                         break;
                     }
+                }
+                if let Some(t) = &dev.transcript {
+                    t.chunk_done();
                 }
                 idle_at = idle_deadline(&mut s.rng);
             }

@@ -10,6 +10,7 @@ use tokio::time::sleep;
 use super::{Device, HOSTNAME};
 use crate::state::sha256_hex;
 use crate::timing::{self, ms};
+use crate::transcript::{in_cfgcli_value, Transcript};
 
 /// Where a session's output goes.
 pub type Out = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -112,7 +113,26 @@ impl Session {
             return;
         }
         (self.out)(s.as_bytes());
+        if let Some(t) = self.transcript() {
+            t.device(s.as_bytes());
+        }
         self.at_bol = s.ends_with('\n');
+    }
+
+    /// The console transcript, if one is being written (never for telnet sessions).
+    pub fn transcript(&self) -> Option<&Transcript> {
+        match self.chan {
+            Channel::Console => self.dev.transcript.as_ref(),
+            Channel::Telnet => None,
+        }
+    }
+
+    /// A modelled delay of `millis` ms, noted in the console transcript as `name`.
+    pub async fn pause(&self, millis: u64, name: &str) {
+        if let Some(t) = self.transcript() {
+            t.delay(millis, name);
+        }
+        sleep(ms(millis)).await;
     }
 
     pub fn emit_line(&mut self, s: &str) {
@@ -184,6 +204,14 @@ impl Session {
 
     /// Feed one received byte.
     pub async fn feed(&mut self, b: u8) -> Action {
+        // Bytes typed at a prompt that does not echo, and a `cfgcli -s` value, are secrets: `*` in the transcript.
+        let masked = self.transcript().is_some()
+            && (0x20..=0x7e).contains(&b)
+            && (!self.echoing()
+                || (matches!(self.mode, Mode::Shell { .. }) && in_cfgcli_value(&self.line, b)));
+        if let Some(t) = self.transcript() {
+            t.host_byte(if masked { b'*' } else { b });
+        }
         let was_cr = self.last_cr;
         self.last_cr = b == b'\r';
         match b {
@@ -217,6 +245,9 @@ impl Session {
                     self.line.push(b);
                     if self.echoing() {
                         (self.out)(&[b]);
+                        if let Some(t) = self.transcript() {
+                            t.device(if masked { b"*" } else { std::slice::from_ref(&b) });
+                        }
                         self.at_bol = false;
                     }
                 }
@@ -304,7 +335,7 @@ impl Session {
         let pw_hash = sha256_hex(&password);
         match self.chan {
             Channel::Console => {
-                sleep(ms(timing::LOGIN_CHECK_MS)).await;
+                self.pause(timing::LOGIN_CHECK_MS, "login-check").await;
                 self.dev.events.log(
                     "console-login",
                     json!({"user": user, "ok": ok, "password_sha256": pw_hash}),
@@ -328,11 +359,10 @@ impl Session {
             return Action::None;
         }
         self.failures += 1;
-        let delay = match self.chan {
-            Channel::Console => timing::LOGIN_FAIL_MS,
-            Channel::Telnet => timing::TELNET_FAIL_MS,
-        };
-        sleep(ms(delay)).await;
+        match self.chan {
+            Channel::Console => self.pause(timing::LOGIN_FAIL_MS, "login-fail").await,
+            Channel::Telnet => sleep(ms(timing::TELNET_FAIL_MS)).await,
+        }
         self.emit_line("Login incorrect");
         if self.chan == Channel::Telnet && self.failures >= timing::TELNET_MAX_TRIES {
             return Action::Close;

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::eventlog::EventLog;
 use crate::state::{Credential, DeviceState, StateStore};
+use crate::transcript::Transcript;
 use crate::{pty, ReadyInfo, SimError, SimOptions};
 
 pub const MODEL: &str = "SV-IPC2100";
@@ -94,6 +95,8 @@ pub struct Device {
     pub opts: SimOptions,
     pub ip: Ipv4Addr,
     pub events: EventLog,
+    /// Console transcript, when one was asked for.
+    pub transcript: Option<Transcript>,
     store: StateStore,
     state: Mutex<DeviceState>,
     services: tokio::sync::Mutex<HashMap<Service, JoinHandle<()>>>,
@@ -288,6 +291,10 @@ pub(crate) async fn start(
     apply_factory_defaults(&mut state);
     let events = EventLog::open(store.dir(), state.event_seq)?;
     let ip = opts.ip.unwrap_or_else(|| crate::default_ip(&state.serial));
+    let transcript = match &opts.transcript {
+        Some(path) => Some(Transcript::open(path)?),
+        None => None,
+    };
 
     // A re-plugged device shows up under a new port name: never reuse the previous path.
     let mut pty = pty::open(opts.baud)?;
@@ -309,6 +316,7 @@ pub(crate) async fn start(
         opts,
         ip,
         events,
+        transcript,
         store,
         state: Mutex::new(state),
         services: tokio::sync::Mutex::new(HashMap::new()),

@@ -118,9 +118,9 @@ pub async fn run_line(s: &mut Session, user: &str, line: &str) -> Action {
     );
     let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
     if cmd == "cfgcli" {
-        sleep(ms(timing::CFGCLI_MS)).await;
+        s.pause(timing::CFGCLI_MS, "cfgcli").await;
     } else {
-        sleep(ms(timing::COMMAND_MS)).await;
+        s.pause(timing::COMMAND_MS, "command").await;
     }
     if let Some(svc) = service {
         super::admin::init_script(s, svc, &args).await;
@@ -359,7 +359,7 @@ pub async fn finish_passwd(s: &mut Session, target: &str, first: &str, second: &
         s.emit_line(&format!("passwd: password for {target} is unchanged"));
         return;
     }
-    sleep(ms(timing::PASSWD_OK_MS)).await;
+    s.pause(timing::PASSWD_OK_MS, "passwd-ok").await;
     let cred = Credential::salted(first);
     if let Err(e) = s.dev.update_state(|st| {
         st.credentials.insert(store.clone(), cred);
