@@ -13,4 +13,4 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
-# The benchmark binary must keep building and running (figures go to docs/benchmarks.md).
+

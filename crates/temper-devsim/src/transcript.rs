@@ -217,7 +217,10 @@ mod tests {
 
     #[test]
     fn escapes_every_byte_once() {
-        assert_eq!(escape(b"a\r\n\t\\\x1b]0;x\x07~"), "a\\r\\n\\t\\\\\\x1b]0;x\\x07~");
+        assert_eq!(
+            escape(b"a\r\n\t\\\x1b]0;x\x07~"),
+            "a\\r\\n\\t\\\\\\x1b]0;x\\x07~"
+        );
         assert_eq!(escape(&[0x00, 0x7f, 0xff]), "\\x00\\x7f\\xff");
     }
 
@@ -237,6 +240,69 @@ mod tests {
         );
         assert_eq!(masked("echo cfgcli -s a b"), "echo cfgcli -s a b");
         assert_eq!(masked("cfgcli -s k"), "cfgcli -s k");
+    }
+
+    /// A real console session (simulator in this process, host on the PTY): passwords typed at no-echo
+    /// prompts and a `cfgcli -s` value never reach the file; the modelled delays do.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_real_session_writes_no_secret() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_serial::SerialPortBuilderExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.transcript");
+        let mut opts = crate::SimOptions::new(crate::Model::Ipcam, dir.path().join("state"));
+        opts.ip = Some(std::net::Ipv4Addr::new(127, 0, 96, 77));
+        opts.quiet_kernel = true;
+        opts.transcript = Some(path.clone());
+        let sim = crate::Simulator::start(opts).await.unwrap();
+        let mut port = tokio_serial::new(sim.info().port.as_str(), 115_200)
+            .open_native_async()
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut talk = async |send: &str, until: &str| {
+            AsyncWriteExt::write_all(&mut port, send.as_bytes())
+                .await
+                .unwrap();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+            while !String::from_utf8_lossy(&seen).contains(until) {
+                let mut buf = [0u8; 512];
+                let n = tokio::time::timeout_at(deadline, AsyncReadExt::read(&mut port, &mut buf))
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("no {until:?} in {:?}", String::from_utf8_lossy(&seen))
+                    })
+                    .unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            seen.clear();
+        };
+        talk("", "ipcam login: ").await;
+        talk("root\r", "Password: ").await;
+        talk("xmhdipc\r", "~# ").await;
+        talk("passwd root\r", "New password: ").await;
+        talk("Shell-Secret-1234\r", "Retype password: ").await;
+        talk("Shell-Secret-1234\r", "~# ").await;
+        talk("cfgcli -s web.admin.password 'Web-Secret-987'\r", "~# ").await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in ["xmhdipc", "Shell-Secret", "Web-Secret"] {
+            assert!(!text.contains(secret), "{secret} in transcript:\n{text}");
+        }
+        assert!(
+            text.contains("> *******\\r\n< \\r\\n\n= 300 login-check\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("> *****************\\r\n").count(),
+            2,
+            "{text}"
+        );
+        let cfg = "cfgcli -s web.admin.password '**************'\\r";
+        assert!(
+            text.contains(&format!("> {cfg}\n< {cfg}\\n\n= 150 cfgcli\n")),
+            "{text}"
+        );
+        assert!(text.contains("= 200 passwd-ok\n"), "{text}");
     }
 
     #[test]

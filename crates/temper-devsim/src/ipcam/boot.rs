@@ -1,13 +1,12 @@
 //! The console task: boot sequence, the one persistent UART session, idle kernel messages, reboot.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
 use super::console::{Action, Channel, Out, Session};
 use super::{ConsoleCtl, Device, Service, FIRMWARE, MODEL};

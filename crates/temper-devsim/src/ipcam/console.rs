@@ -246,7 +246,11 @@ impl Session {
                     if self.echoing() {
                         (self.out)(&[b]);
                         if let Some(t) = self.transcript() {
-                            t.device(if masked { b"*" } else { std::slice::from_ref(&b) });
+                            t.device(if masked {
+                                b"*"
+                            } else {
+                                std::slice::from_ref(&b)
+                            });
                         }
                         self.at_bol = false;
                     }

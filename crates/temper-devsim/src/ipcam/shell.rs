@@ -1,12 +1,11 @@
 //! BusyBox shell commands of the camera.
 
 use serde_json::json;
-use tokio::time::sleep;
 
 use super::console::{Action, Mode, Session};
 use super::{Service, FIRMWARE, MODEL};
 use crate::state::Credential;
-use crate::timing::{self, ms};
+use crate::timing;
 
 /// Login accounts with a password store; system accounts have none.
 const LOGIN_USERS: &[&str] = &["root", "support"];
