@@ -13,7 +13,7 @@ use super::model::{
 use super::policy::PasswordPolicy;
 use super::raw::{RawConfirm, RawCredential, RawProfile, RawService};
 use super::validate::{compile, parse_usb_id};
-use super::Profile;
+use super::{Profile, DEFAULT_TRIAL_CONCURRENCY};
 use crate::proto::console::ConsoleConfig;
 use crate::secret::Secret;
 
@@ -66,6 +66,11 @@ pub(crate) fn build(
         credentials,
         accounts,
         services,
+        trial_concurrency: raw
+            .checks
+            .trial_concurrency
+            .as_ref()
+            .map_or(DEFAULT_TRIAL_CONCURRENCY, |n| usize::from(*n.get_ref())),
         extra_udp_ports: raw
             .checks
             .extra_udp_ports

@@ -67,7 +67,12 @@ pub struct Profile {
     pub services: Vec<ServiceSpec>,
     /// UDP ports probed beyond Temper's standard set.
     pub extra_udp_ports: Vec<u16>,
+    /// Default-credential trials in flight at once against one service.
+    pub trial_concurrency: usize,
 }
+
+/// Trials in flight at once when a profile does not say.
+pub const DEFAULT_TRIAL_CONCURRENCY: usize = 8;
 
 impl Profile {
     /// Reads and validates one profile file.

@@ -286,4 +286,9 @@ pub(crate) struct RawChecks {
     /// UDP ports probed beyond Temper's standard set.
     #[schemars(with = "Vec<u16>")]
     pub extra_udp_ports: Vec<Spanned<u16>>,
+    /// Default-credential trials in flight at once against one service (1–64; default 8). Raise it only for
+    /// devices whose services take many connections at once.
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub trial_concurrency: Option<Spanned<u16>>,
 }

@@ -10,9 +10,6 @@ use crate::Secret;
 
 use super::outside::Trial;
 
-/// Trials in flight at once per service.
-const CONCURRENCY: usize = 8;
-
 pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<StepOutcome, PlanError> {
     if run.step_done_before(StepId::DefaultCredentialTrials)? {
         return Ok(StepOutcome::AlreadyDone);
@@ -54,7 +51,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<StepOutcome, PlanError>
                 async move { trial.attempt(&profile, &user, &secret).await }
             },
             creds,
-            CONCURRENCY,
+            profile.trial_concurrency,
         )
         .await;
         let accepted: Vec<&str> = results

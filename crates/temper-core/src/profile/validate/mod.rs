@@ -40,7 +40,24 @@ pub(crate) fn validate(raw: &RawProfile) -> Result<(), Issue> {
     }
     ensure_credential_services_exist(raw)?;
     check_accounts(&raw.accounts)?;
-    check_extra_udp_ports(raw)
+    check_extra_udp_ports(raw)?;
+    check_trial_concurrency(raw)
+}
+
+/// Most default-credential trials a profile may run at once against one service.
+pub(crate) const MAX_TRIAL_CONCURRENCY: u16 = 64;
+
+fn check_trial_concurrency(raw: &RawProfile) -> Result<(), Issue> {
+    match &raw.checks.trial_concurrency {
+        Some(n) if !(1..=MAX_TRIAL_CONCURRENCY).contains(n.get_ref()) => Err(Issue::at(
+            Kind::InvalidValue,
+            n,
+            "checks.trial_concurrency",
+            format!("must be between 1 and {MAX_TRIAL_CONCURRENCY}"),
+            "most devices take 8 logins at once; leave it out to use 8",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Compiles a pattern and, if asked, checks it has the named group the engine reads.
