@@ -10,9 +10,11 @@
 //! [`Inventory::activate_pending`] makes it *current*. Until then the current (old) secret stays usable, so an
 //! interrupted rotation can always be resumed with one of the two.
 
+pub mod audit;
 pub mod conformance;
 mod error;
 pub mod kdf;
+pub mod keys;
 pub mod leak_scan;
 mod migrations;
 mod sqlcipher;
