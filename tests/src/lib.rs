@@ -120,8 +120,25 @@ pub fn temper(inventory: &Path) -> Command {
     cmd
 }
 
-/// Runs `temper commission --port PORT --json` to its end.
+/// Creates the inventory with `temper inventory init` (test passphrase) unless it exists.
+pub fn ensure_inventory(inventory: &Path) {
+    if inventory.exists() {
+        return;
+    }
+    let output = temper(inventory)
+        .args(["inventory", "init"])
+        .output()
+        .expect("run temper");
+    assert!(
+        output.status.success(),
+        "inventory init failed: {}",
+        describe(&output)
+    );
+}
+
+/// Runs `temper commission --port PORT --json` to its end (creating the inventory first if needed).
 pub fn commission(inventory: &Path, port: &str) -> Output {
+    ensure_inventory(inventory);
     temper(inventory)
         .args(["--json", "commission", "--port", port])
         .output()

@@ -9,7 +9,8 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
 }
 
-/// A wrong passphrase says "wrong inventory key" and leaves every inventory file byte-identical.
+/// A wrong passphrase says "wrong inventory key", leaves the database and key header byte-identical, and is
+/// audited at the next successful unlock.
 #[test]
 fn wrong_inventory_key_is_reported_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -25,7 +26,7 @@ fn wrong_inventory_key_is_reported_and_changes_nothing() {
         describe(&output)
     );
     assert!(
-        stderr(&output).contains("temper commission"),
+        stderr(&output).contains("temper inventory init"),
         "says how to create one: {}",
         stderr(&output)
     );
@@ -42,6 +43,8 @@ fn wrong_inventory_key_is_reported_and_changes_nothing() {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
+            // The audit sidecar counts failed unlocks (docs/security.md); nothing else may change.
+            .filter(|p| !p.to_string_lossy().ends_with(".audit"))
             .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
             .collect();
         files.sort();
@@ -65,7 +68,18 @@ fn wrong_inventory_key_is_reported_and_changes_nothing() {
     assert_eq!(
         before,
         snapshot(dir.path()),
-        "a wrong key must not change any inventory file"
+        "a wrong key must not change any inventory file but the failed-unlock counter"
+    );
+    // The next successful unlock puts the failed attempt on the audit trail.
+    let output = temper(&inventory)
+        .args(["--json", "audit", "show"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("failed-unlock"),
+        "failed unlock audited: {text}"
     );
 }
 
@@ -76,7 +90,7 @@ fn weak_passphrase_is_refused_with_a_reason() {
     let inventory = dir.path().join("inventory.db");
     let output = temper(&inventory)
         .env("TEMPER_INVENTORY_PASSPHRASE", "password1")
-        .args(["commission", "--port", "/dev/null-no-such-port"])
+        .args(["inventory", "init"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
@@ -141,7 +155,9 @@ fn hostile_console_ends_in_a_clear_timeout() {
     });
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = temper(&dir.path().join("inventory.db"))
+    let inventory = dir.path().join("inventory.db");
+    ensure_inventory(&inventory);
+    let output = temper(&inventory)
         .args(["commission", "--port"])
         .arg(&slave)
         .output()

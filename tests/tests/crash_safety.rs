@@ -13,6 +13,7 @@ use temper_e2e::*;
 
 /// Starts `temper commission` that stops itself at `key`; returns once it is stopped.
 fn run_until(inventory: &Path, port: &str, key: &str) -> Child {
+    ensure_inventory(inventory);
     let mut child = temper(inventory)
         .args(["--json", "commission", "--port", port])
         .env("TEMPER_FAULT_STOP_AT", key)

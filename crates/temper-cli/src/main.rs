@@ -3,7 +3,7 @@
 
 mod cmd;
 mod fault;
-mod passphrase;
+mod keys;
 mod render;
 
 use std::path::PathBuf;
@@ -18,9 +18,21 @@ struct Cli {
     /// The encrypted inventory file (default: $XDG_DATA_HOME/temper/inventory.db).
     #[arg(long, global = true, env = "TEMPER_INVENTORY")]
     inventory: Option<PathBuf>,
-    /// A file holding the inventory passphrase (else $TEMPER_INVENTORY_PASSPHRASE, else a prompt on a terminal).
+    /// Unlock with the passphrase in this file (else $TEMPER_INVENTORY_PASSPHRASE, the keyring, or a prompt).
     #[arg(long, global = true)]
     passphrase_file: Option<PathBuf>,
+    /// Unlock with this key file (owner-only permissions; created by `inventory init` if missing).
+    #[arg(long, global = true, env = "TEMPER_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Unlock with a key kept in the OS keyring (Secret Service); the default for new inventories.
+    #[arg(long, global = true)]
+    keyring: bool,
+    /// Unlock with the recovery key (from $TEMPER_RECOVERY_KEY, or asked on the terminal).
+    #[arg(long, global = true)]
+    recovery_key: bool,
+    /// Who is acting, for the audit trail (default: the login user).
+    #[arg(long, global = true, env = "TEMPER_ACTOR")]
+    actor: Option<String>,
     /// The directory of provisioning profiles (default: the shipped provisioning-profiles/).
     #[arg(long, global = true, env = "TEMPER_PROFILES")]
     profiles: Option<PathBuf>,
@@ -38,6 +50,9 @@ enum Command {
     /// Read the inventory.
     #[command(subcommand)]
     Inventory(cmd::inventory::Cmd),
+    /// Check or list the tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(cmd::audit::Cmd),
     /// Check provisioning profiles, or print their JSON Schema.
     #[command(subcommand)]
     Profile(cmd::profile::Cmd),
@@ -61,6 +76,10 @@ pub mod exit {
 pub struct Globals {
     inventory: Option<PathBuf>,
     passphrase_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    keyring: bool,
+    recovery_key: bool,
+    actor: Option<String>,
     profiles: Option<PathBuf>,
     json: bool,
 }
@@ -89,6 +108,10 @@ fn main() -> ExitCode {
     let globals = Globals {
         inventory: cli.inventory,
         passphrase_file: cli.passphrase_file,
+        key_file: cli.key_file,
+        keyring: cli.keyring,
+        recovery_key: cli.recovery_key,
+        actor: cli.actor,
         profiles: cli.profiles,
         json: cli.json,
     };
@@ -107,6 +130,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Commission(cmd) => cmd.run(&globals).await,
             Command::Inventory(cmd) => cmd.run(&globals),
+            Command::Audit(cmd) => cmd.run(&globals),
             Command::Profile(cmd) => cmd.run(&globals),
             Command::Demo(cmd) => cmd.run(&globals).await,
         }

@@ -12,7 +12,7 @@ mod inventory {
     use serde_json::json;
     use temper_core::checks::CheckRecord;
     use temper_core::inventory::conformance::{self, sample_device, Open};
-    use temper_core::inventory::kdf;
+    use temper_core::inventory::keys;
     use temper_core::inventory::{
         leak_scan, DeviceRecord, HardenedState, Inventory, InventoryError, ManualClock,
         SqlCipherInventory, StepState,
@@ -49,6 +49,22 @@ mod inventory {
                 (name, (bytes.len(), hasher.finish()))
             })
             .collect()
+    }
+
+    /// The snapshot of every file but the audit sidecar, which counts failed unlocks (by design, see
+    /// docs/security.md): a wrong key changes nothing else.
+    fn snapshot_but_sidecar(dir: &Path) -> BTreeMap<String, (usize, u64)> {
+        let mut all = snapshot(dir);
+        all.retain(|name, _| !name.ends_with(".audit"));
+        all
+    }
+
+    fn failed_unlocks(path: &Path) -> u32 {
+        temper_core::inventory::audit::Sidecar::read(&temper_core::inventory::audit::sidecar_path(
+            path,
+        ))
+        .unwrap()
+        .map_or(0, |s| s.failed_unlocks)
     }
 
     fn new_inventory(dir: &Path) -> (PathBuf, SqlCipherInventory) {
@@ -89,10 +105,10 @@ mod inventory {
         assert_eq!(snapshot(dir.path()), before);
 
         let lone_header = dir.path().join("other.db");
-        std::fs::write(kdf::header_path(&lone_header), b"{}").unwrap();
+        std::fs::write(keys::header_path(&lone_header), b"{}").unwrap();
         assert!(matches!(
             SqlCipherInventory::create(&lone_header, &passphrase()),
-            Err(InventoryError::AlreadyExists { path }) if path == kdf::header_path(&lone_header)
+            Err(InventoryError::AlreadyExists { path }) if path == keys::header_path(&lone_header)
         ));
         assert!(!lone_header.exists());
     }
@@ -146,9 +162,12 @@ mod inventory {
         let (path, inv) = new_inventory(dir.path());
         drop(inv);
         assert!(SqlCipherInventory::exists(&path));
-        std::fs::remove_file(kdf::header_path(&path)).unwrap();
+        std::fs::remove_file(keys::header_path(&path)).unwrap();
         let err = SqlCipherInventory::open(&path, &passphrase()).unwrap_err();
-        assert!(matches!(err, InventoryError::KdfHeader { .. }), "{err:?}");
+        assert!(
+            matches!(err, InventoryError::Key(keys::KeyError::Header { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -168,7 +187,8 @@ mod inventory {
                     SqlCipherInventory::open(&path, &passphrase()).unwrap(),
                 ));
             }
-            let before = snapshot(dir.path());
+            let before = snapshot_but_sidecar(dir.path());
+            let counted = failed_unlocks(&path);
             let err = SqlCipherInventory::open(&path, &wrong).unwrap_err();
             assert!(matches!(err, InventoryError::WrongKey), "{err:?}");
             let text = err.to_string();
@@ -179,24 +199,47 @@ mod inventory {
                 "{text}"
             );
             assert_eq!(
-                snapshot(dir.path()),
+                snapshot_but_sidecar(dir.path()),
                 before,
                 "a wrong key changed files on disk"
             );
+            assert_eq!(
+                failed_unlocks(&path),
+                counted + 1,
+                "the failed unlock is counted in the sidecar"
+            );
         }
         drop(inv);
-        let before = snapshot(dir.path());
+        let before = snapshot_but_sidecar(dir.path());
+        let counted = failed_unlocks(&path);
         assert!(matches!(
             SqlCipherInventory::open(&path, &wrong),
             Err(InventoryError::WrongKey)
         ));
         assert_eq!(
-            snapshot(dir.path()),
+            snapshot_but_sidecar(dir.path()),
             before,
             "a wrong key changed files on disk (no handle open)"
         );
-        // The right key still works afterwards.
+        assert_eq!(failed_unlocks(&path), counted + 1);
+        // The right key still works afterwards, and the failed attempts are then on the audit trail.
         let inv = SqlCipherInventory::open(&path, &passphrase()).unwrap();
+        assert_eq!(
+            failed_unlocks(&path),
+            0,
+            "moved from the sidecar into the chain"
+        );
+        let failed: Vec<_> = inv
+            .audit_events(None)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == temper_core::inventory::audit::AuditAction::FailedUnlock)
+            .collect();
+        assert!(
+            !failed.is_empty(),
+            "failed unlocks are audited at the next unlock"
+        );
+        inv.verify_audit().unwrap();
         assert_eq!(
             inv.credentials("SN-1").unwrap()[0].pending,
             Some(Secret::new("s3cret-Pending"))
@@ -383,7 +426,8 @@ mod inventory {
         let names = snapshot(dir.path()).into_keys().collect::<Vec<_>>();
         for expected in [
             "inventory.db",
-            "inventory.db.kdf",
+            "inventory.db.keys",
+            "inventory.db.audit",
             "inventory.db-wal",
             "inventory.db-shm",
         ] {

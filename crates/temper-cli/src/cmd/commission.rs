@@ -45,7 +45,7 @@ impl Cmd {
     /// Runs the plan and prints the report.
     pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
         let profiles = super::load_profiles(globals, self.profile.as_deref())?;
-        let mut inventory = super::open_inventory(globals, true)?;
+        let mut inventory = super::open_inventory(globals)?;
         let baud = self.baud.unwrap_or(profiles[0].baud);
         let link = SerialLink::open(&self.port, baud).map_err(|e| Failure::new(exit::FAILED, e))?;
         let options = CommissionOptions {

@@ -96,9 +96,16 @@ impl Cmd {
         let demo_globals = Globals {
             inventory: Some(inventory.clone()),
             passphrase_file: Some(passphrase_file.clone()),
+            key_file: None,
+            keyring: false,
+            recovery_key: false,
+            actor: globals.actor.clone(),
             profiles: globals.profiles.clone(),
             json: globals.json,
         };
+        if !temper_core::inventory::SqlCipherInventory::exists(&inventory) {
+            super::keyops::init(&demo_globals)?;
+        }
         let commission = super::commission::Cmd::for_demo(port);
         let code = commission.run(&demo_globals).await;
         drop(simulator);

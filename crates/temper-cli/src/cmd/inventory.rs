@@ -8,6 +8,8 @@ use crate::{exit, Failure, Globals};
 /// Inventory subcommands.
 #[derive(Subcommand)]
 pub enum Cmd {
+    /// Create a new inventory and print its one-time recovery key.
+    Init,
     /// List every device.
     List,
     /// Show one device: identity, credential states, steps and checks.
@@ -15,16 +17,45 @@ pub enum Cmd {
         /// The device's serial number.
         #[arg(long)]
         device: String,
+        /// Also print the device's credentials (recorded in the audit trail with your name).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Change the inventory key (and the recovery key), re-sealing every secret.
+    Rekey(super::keyops::RekeyArgs),
+    /// Write an encrypted, self-contained backup (it opens with the recovery key alone).
+    Backup {
+        /// The backup file to write.
+        file: std::path::PathBuf,
+    },
+    /// Check a backup: its MAC, database and audit trail (with --recovery-key or the inventory's key).
+    VerifyBackup {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup to the inventory path (which must not exist), with --recovery-key or its key.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
     },
 }
 
 impl Cmd {
     /// Runs the subcommand.
     pub fn run(self, globals: &Globals) -> Result<u8, Failure> {
-        let inventory = super::open_inventory(globals, false)?;
+        let (device, reveal) = match self {
+            Cmd::Init => return super::keyops::init(globals),
+            Cmd::Rekey(args) => return args.run(globals),
+            Cmd::Backup { file } => return super::keyops::backup(globals, &file),
+            Cmd::VerifyBackup { file } => return super::keyops::verify_backup(globals, &file),
+            Cmd::Restore { file } => return super::keyops::restore(globals, &file),
+            Cmd::List => (None, false),
+            Cmd::Show { device, reveal } => (Some(device), reveal),
+        };
+        let mut inventory = super::open_inventory(globals)?;
         let failed = |e: temper_core::inventory::InventoryError| Failure::new(exit::FAILED, e);
-        match self {
-            Cmd::List => {
+        match device {
+            None => {
                 let devices = inventory.devices().map_err(failed)?;
                 if globals.json {
                     println!("{}", serde_json::json!({ "devices": devices }));
@@ -50,11 +81,15 @@ impl Cmd {
                 }
                 Ok(exit::HARDENED)
             }
-            Cmd::Show { device } => {
+            Some(device) => {
                 let record = inventory.device(&device).map_err(failed)?.ok_or_else(|| {
                     Failure::new(exit::USAGE, format!("no device with serial {device} in the inventory; see `temper inventory list`"))
                 })?;
-                let credentials = inventory.credentials(&device).map_err(failed)?;
+                let credentials = if reveal {
+                    inventory.reveal(&device).map_err(failed)?
+                } else {
+                    inventory.credentials(&device).map_err(failed)?
+                };
                 let mut steps = inventory.steps(&device).map_err(failed)?;
                 // Plan order, not name order.
                 steps.sort_by_key(|s| {
@@ -71,7 +106,12 @@ impl Cmd {
                         serde_json::json!({
                             "store": c.store,
                             "username": c.username,
-                            "current": if c.current.is_some() { "set" } else { "factory default" },
+                            "current": match (&c.current, reveal) {
+                                (Some(secret), true) => secret.expose().to_string(),
+                                (Some(_), false) => "set".to_string(),
+                                (None, _) => "factory default".to_string(),
+                            },
+                            "pending_secret": c.pending.as_ref().filter(|_| reveal).map(|s| s.expose().to_string()),
                             "pending": c.pending.is_some(),
                             "changed_at": c.changed_at,
                             "age_days": c.changed_at.map(|t| now.saturating_sub(t) / 86_400),
@@ -102,7 +142,14 @@ impl Cmd {
                     record.address.as_deref().unwrap_or("-"),
                     record.site.as_deref().unwrap_or("-")
                 );
-                println!("  credentials (never shown here)");
+                println!(
+                    "  credentials{}",
+                    if reveal {
+                        " (revealed: this is recorded in the audit trail)"
+                    } else {
+                        " (add --reveal to print them)"
+                    }
+                );
                 for c in &credentials {
                     let state = match (&c.current, &c.pending) {
                         (_, Some(_)) => "PENDING confirmation".to_string(),
@@ -116,6 +163,14 @@ impl Cmd {
                         (None, None) => "factory default".to_string(),
                     };
                     println!("    {:<12} {:<8} {state}", c.store, c.username);
+                    if reveal {
+                        if let Some(secret) = &c.current {
+                            println!("                          current: {}", secret.expose());
+                        }
+                        if let Some(secret) = &c.pending {
+                            println!("                          pending: {}", secret.expose());
+                        }
+                    }
                 }
                 println!("  steps");
                 for step in &steps {

@@ -1,16 +1,18 @@
 //! Subcommands, and what they share: opening the inventory and loading profiles.
 
+pub mod audit;
 pub mod commission;
 pub mod demo;
 pub mod inventory;
+pub mod keyops;
 pub mod profile;
 
 use std::path::PathBuf;
 
-use temper_core::inventory::{InventoryError, SqlCipherInventory};
+use temper_core::inventory::{default_actor, InventoryError, SqlCipherInventory};
 use temper_core::profile::{self as profiles, Profile};
 
-use crate::{exit, passphrase, Failure, Globals};
+use crate::{exit, keys, Failure, Globals};
 
 /// The inventory path: `--inventory`, or `$XDG_DATA_HOME/temper/inventory.db`.
 pub fn inventory_path(globals: &Globals) -> PathBuf {
@@ -24,30 +26,29 @@ pub fn inventory_path(globals: &Globals) -> PathBuf {
     base.join("temper").join("inventory.db")
 }
 
-/// Opens the inventory; with `create`, makes a new one if none exists.
-pub fn open_inventory(globals: &Globals, create: bool) -> Result<SqlCipherInventory, Failure> {
-    let path = inventory_path(globals);
-    let exists = SqlCipherInventory::exists(&path);
-    if !exists && !create {
-        return Err(inventory_failure(InventoryError::NotFound {
-            path: path.clone(),
-        }));
-    }
-    let passphrase = passphrase::obtain(globals, !exists)?;
-    let result = if exists {
-        SqlCipherInventory::open(&path, &passphrase)
-    } else {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Failure::new(exit::USAGE, format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        SqlCipherInventory::create(&path, &passphrase)
-    };
-    result.map_err(inventory_failure)
+/// The actor recorded in audit events.
+pub fn actor(globals: &Globals) -> String {
+    globals.actor.clone().unwrap_or_else(default_actor)
 }
 
-fn inventory_failure(error: InventoryError) -> Failure {
+/// Opens the existing inventory with the key the user chose (see [`keys::for_open`]).
+pub fn open_inventory(globals: &Globals) -> Result<SqlCipherInventory, Failure> {
+    let path = inventory_path(globals);
+    if !SqlCipherInventory::exists(&path) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "no inventory at {}\nhelp: create one with `temper inventory init` (or pass --inventory PATH)",
+                path.display()
+            ),
+        ));
+    }
+    let source = keys::for_open(globals, &path)?;
+    SqlCipherInventory::open_keyed(&path, &source, &actor(globals)).map_err(inventory_failure)
+}
+
+/// Maps an inventory error to a failure with its exit code.
+pub fn inventory_failure(error: InventoryError) -> Failure {
     let code = match error {
         InventoryError::Database(_) | InventoryError::Io { .. } => exit::FAILED,
         _ => exit::USAGE,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 pub enum InventoryError {
     /// The passphrase does not decrypt the inventory (SQLite reported "file is not a database").
     #[error(
-        "wrong inventory key\nhelp: use the passphrase chosen when this inventory was created; nothing was changed \
-         (if the passphrase is right, the file is damaged or not a Temper inventory: restore it from a backup)"
+        "wrong inventory key\nhelp: use the passphrase, key file or keyring this inventory was created with, or its \
+         recovery key; nothing in the inventory was changed (the failed attempt is counted and audited)"
     )]
     WrongKey,
     /// The passphrase offered for a new inventory is too easy to guess.
@@ -88,6 +88,24 @@ pub enum InventoryError {
          damaged, restore it from a backup"
     )]
     Database(String),
+    /// A key source or the key header failed (keyring unreachable, key file permissions, recovery key typo...).
+    #[error(transparent)]
+    Key(super::keys::KeyError),
+    /// The audit trail or its sidecar failed (other than tampering found at open, see `AuditTampered`).
+    #[error(transparent)]
+    Audit(super::audit::AuditError),
+    /// The audit trail failed verification when the inventory was opened: writes are refused.
+    #[error("{0}\nhelp: nothing can be changed in this inventory until it is restored from a trusted backup \
+             (`temper inventory restore FILE`); `temper audit verify` shows the problem")]
+    AuditTampered(String),
+    /// A backup file is damaged, not a Temper backup, or does not match the key offered.
+    #[error("{message}\nhelp: {help}")]
+    Backup {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
     /// Reading or writing an inventory file failed.
     #[error("inventory file error on {}: {source}\nhelp: check the path, file permissions and free disk space", path.display())]
     Io {
@@ -96,6 +114,23 @@ pub enum InventoryError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl From<super::keys::KeyError> for InventoryError {
+    fn from(error: super::keys::KeyError) -> Self {
+        use super::keys::KeyError;
+        match error {
+            KeyError::WrongKey => InventoryError::WrongKey,
+            KeyError::WeakPassphrase { reason } => InventoryError::WeakPassphrase { reason },
+            other => InventoryError::Key(other),
+        }
+    }
+}
+
+impl From<super::audit::AuditError> for InventoryError {
+    fn from(error: super::audit::AuditError) -> Self {
+        InventoryError::Audit(error)
+    }
 }
 
 impl From<rusqlite::Error> for InventoryError {

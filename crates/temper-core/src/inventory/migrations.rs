@@ -18,9 +18,10 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. The schema version of a database is the number of entries applied.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    name: "v1: devices, credentials, steps, checks, documents",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "v1: devices, credentials, steps, checks, documents",
+        sql: r#"
         CREATE TABLE devices (
             serial       TEXT NOT NULL PRIMARY KEY,
             model        TEXT NOT NULL,
@@ -67,7 +68,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (serial, name)
         ) STRICT;
     "#,
-}];
+    },
+    Migration {
+        name: "v2: tamper-evident audit trail",
+        sql: super::audit::SCHEMA_SQL,
+    },
+    Migration {
+        name: "v3: staging area of an interrupted rekey",
+        sql: r#"
+        CREATE TABLE rekey_state (
+            id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+            next_sealed TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE rekey_staging (
+            serial  TEXT NOT NULL,
+            store   TEXT NOT NULL,
+            which   TEXT NOT NULL,
+            sealed  TEXT NOT NULL,
+            PRIMARY KEY (serial, store, which)
+        ) STRICT;
+    "#,
+    },
+];
 
 /// The schema version this build creates and reads: the number of migrations.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

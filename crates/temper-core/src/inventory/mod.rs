@@ -33,6 +33,7 @@ use crate::Secret;
 pub use error::InventoryError;
 pub use migrations::SCHEMA_VERSION;
 pub use sqlcipher::SqlCipherInventory;
+pub use sqlcipher::{default_actor, BackupInfo};
 
 /// What Temper knows about one device. Devices are keyed by serial number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +192,18 @@ pub trait Inventory: Send {
         serial: &str,
         name: &str,
     ) -> Result<Option<serde_json::Value>, InventoryError>;
+
+    /// Who this handle acts as in audit events (the login user, or the name the caller gave).
+    fn actor(&self) -> &str;
+    /// Appends one event to the audit trail (durably, with the sidecar signed).
+    fn record_event(&mut self, event: &audit::NewAuditEvent) -> Result<(), InventoryError>;
+    /// The audit trail, oldest first; only the events of `device` when given.
+    fn audit_events(&self, device: Option<&str>) -> Result<Vec<audit::AuditEvent>, InventoryError>;
+    /// Checks the whole trail: hash chain, per-event MACs and the signed head in the sidecar.
+    fn verify_audit(&self) -> Result<audit::VerifiedTrail, InventoryError>;
+    /// The credentials of a device for showing to a person: the same as [`Inventory::credentials`], but an
+    /// audit event naming the device and the actor is on record before they are returned.
+    fn reveal(&mut self, serial: &str) -> Result<Vec<CredentialRecord>, InventoryError>;
 }
 
 /// Where an inventory gets "now" from (seconds since the Unix epoch). Injectable for tests.

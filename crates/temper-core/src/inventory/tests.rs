@@ -3,11 +3,8 @@
 
 use std::path::Path;
 
-use base64::Engine;
-use serde_json::json;
-
 use super::conformance::sample_device;
-use super::kdf::{self, KdfHeader};
+use super::keys::{self, KeySource};
 use super::migrations::{Migration, MIGRATIONS};
 use super::{Inventory, InventoryError, SqlCipherInventory, SCHEMA_VERSION};
 use crate::Secret;
@@ -15,6 +12,13 @@ use crate::Secret;
 fn passphrase() -> Secret {
     Secret::new("umbrella-giraffe-pocket-thunder-41")
 }
+
+fn source() -> KeySource {
+    KeySource::Passphrase(passphrase())
+}
+
+/// Migrations up to and including the audit trail: the oldest schema `create` can still write to.
+const OLDEST: usize = 2;
 
 const FAKE_V2: Migration = Migration {
     name: "v2 (test only): device notes",
@@ -37,11 +41,12 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn a_v1_inventory_is_migrated_to_the_latest_schema_on_open() {
+fn an_older_inventory_is_migrated_to_the_latest_schema_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.db");
-    let mut v1 = SqlCipherInventory::create_with(&path, &passphrase(), &MIGRATIONS[..1]).unwrap();
-    assert_eq!(v1.schema_version().unwrap(), 1);
+    let (mut v1, _) =
+        SqlCipherInventory::create_with(&path, &source(), "test", &MIGRATIONS[..OLDEST]).unwrap();
+    assert_eq!(v1.schema_version().unwrap(), OLDEST as u32);
     v1.upsert_device(&sample_device("SN-OLD")).unwrap();
     drop(v1);
 
@@ -58,9 +63,11 @@ fn an_encrypted_inventory_takes_a_second_migration_and_an_older_build_refuses_it
     inv.upsert_device(&sample_device("SN-1")).unwrap();
     drop(inv);
 
-    let with_v2 = [MIGRATIONS[0], FAKE_V2];
-    let inv = SqlCipherInventory::open_with(&path, &passphrase(), &with_v2).unwrap();
-    assert_eq!(inv.schema_version().unwrap(), 2);
+    let mut with_v2 = MIGRATIONS.to_vec();
+    with_v2.push(FAKE_V2);
+    let newer = with_v2.len() as u32;
+    let inv = SqlCipherInventory::open_with(&path, &source(), "test", &with_v2).unwrap();
+    assert_eq!(inv.schema_version().unwrap(), newer);
     let notes: String = inv
         .connection()
         .query_row("SELECT notes FROM devices WHERE serial = 'SN-1'", [], |r| {
@@ -75,10 +82,8 @@ fn an_encrypted_inventory_takes_a_second_migration_and_an_older_build_refuses_it
     assert!(
         matches!(
             err,
-            InventoryError::SchemaTooNew {
-                found: 2,
-                supported: 1
-            }
+            InventoryError::SchemaTooNew { found, supported }
+                if found == newer && supported == SCHEMA_VERSION
         ),
         "{err:?}"
     );
@@ -113,7 +118,7 @@ fn a_failed_create_leaves_nothing_behind() {
         name: "broken",
         sql: "SELECT * FROM no_such_table;",
     }];
-    let err = SqlCipherInventory::create_with(&path, &passphrase(), &broken).unwrap_err();
+    let err = SqlCipherInventory::create_with(&path, &source(), "test", &broken).unwrap_err();
     assert!(err.to_string().contains("migration"), "{err}");
     assert!(
         files(dir.path()).is_empty(),
@@ -123,63 +128,24 @@ fn a_failed_create_leaves_nothing_behind() {
 }
 
 #[test]
-fn the_key_header_holds_only_format_algorithm_params_and_salt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inventory.db");
-    drop(SqlCipherInventory::create(&path, &passphrase()).unwrap());
-    let header: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(kdf::header_path(&path)).unwrap()).unwrap();
-    let keys: Vec<&str> = header
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["algorithm", "format", "params", "salt"]);
-    assert_eq!(header["format"], json!(1));
-    assert_eq!(header["algorithm"], json!("argon2id"));
-    assert_eq!(
-        header["params"],
-        json!({"m_cost_kib": 65536, "t_cost": 3, "p_cost": 1})
-    );
-    let salt = base64::engine::general_purpose::STANDARD
-        .decode(header["salt"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(salt.len(), 16);
-    assert_eq!((kdf::M_COST_KIB, kdf::T_COST, kdf::P_COST), (65_536, 3, 1));
-
-    let other = dir.path().join("other.db");
-    drop(SqlCipherInventory::create(&other, &passphrase()).unwrap());
-    let other_header = KdfHeader::read(&kdf::header_path(&other)).unwrap();
-    assert_ne!(
-        other_header.salt,
-        header["salt"].as_str().unwrap(),
-        "salts must be random per inventory"
-    );
-}
-
-#[test]
-fn the_database_key_is_the_raw_argon2id_key_of_the_header() {
+fn the_database_key_is_the_bundle_key_of_the_header_not_the_passphrase() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.db");
     let mut inv = SqlCipherInventory::create(&path, &passphrase()).unwrap();
     inv.upsert_device(&sample_device("SN-RAW")).unwrap();
     drop(inv);
-    // Derive the key independently of the inventory code, from the header alone.
-    let header = KdfHeader::read(&kdf::header_path(&path)).unwrap();
-    let salt = base64::engine::general_purpose::STANDARD
-        .decode(&header.salt)
-        .unwrap();
-    let params = argon2::Params::new(65_536, 3, 1, Some(32)).unwrap();
-    let mut key = [0u8; 32];
-    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password_into(passphrase().expose().as_bytes(), &salt, &mut key)
-        .unwrap();
+    // Unwrap the bundle from the header alone and key a plain connection with its database key.
+    let header = keys::KeyHeader::read(&keys::header_path(&path)).unwrap();
+    let bundle = header.unlock(&source()).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key)))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(bundle.database_key())
+    ))
+    .unwrap();
     let serial: String = conn
         .query_row("SELECT serial FROM devices", [], |r| r.get(0))
         .unwrap();
     assert_eq!(serial, "SN-RAW");
+    // Secret columns are sealed: even with the database key they are not plaintext.
 }

@@ -20,6 +20,7 @@ pub use error::PlanError;
 pub use report::{CredentialSummary, Report, StepSummary};
 
 use crate::event::{Event, EventSink, StepId};
+use crate::inventory::audit::{AuditAction, NewAuditEvent};
 use crate::inventory::{HardenedState, Inventory};
 use crate::profile::Profile;
 use crate::transport::Link;
@@ -65,6 +66,13 @@ pub async fn commission(
         let serial = run.device.serial.clone();
         if let Err(e) = run.set_state(HardenedState::Failed) {
             tracing::warn!(error = %e, serial, "could not record the failed state");
+        }
+        let event = NewAuditEvent::new(run.inventory.actor(), AuditAction::Commission)
+            .device(&serial)
+            .outcome("failed")
+            .detail(serde_json::json!({ "port": options.port, "error": error.to_string() }));
+        if let Err(e) = run.inventory.record_event(&event) {
+            tracing::warn!(error = %e, serial, "could not audit the failed commissioning");
         }
         tracing::warn!(%error, "plan stopped");
     }

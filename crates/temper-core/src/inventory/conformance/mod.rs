@@ -7,9 +7,13 @@
 
 use serde_json::json;
 
+mod audit;
 mod credentials;
 mod records;
 
+pub use audit::{
+    credential_changes_are_audited, recorded_events_survive_reopen_and_verify, reveal_is_audited,
+};
 pub use credentials::{
     activate_moves_pending_to_current, activate_without_pending_is_an_error,
     credential_debug_never_shows_secrets, credentials_are_sorted_by_store_and_kept_per_device,
@@ -93,6 +97,9 @@ pub fn run_all<I: Inventory>(factory: &mut impl FnMut(Open) -> I) {
     checks_roundtrip(factory);
     documents_roundtrip(factory);
     everything_survives_reopen(factory);
+    credential_changes_are_audited(factory);
+    reveal_is_audited(factory);
+    recorded_events_survive_reopen_and_verify(factory);
 }
 
 /// Reads about an unknown serial return nothing.

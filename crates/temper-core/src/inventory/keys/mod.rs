@@ -72,6 +72,13 @@ impl KeyBundle {
         bundle
     }
 
+    /// The same database and audit keys with a fresh random data key (for a rekey that re-seals every secret).
+    pub fn with_new_data_key(&self) -> KeyBundle {
+        let mut bundle = self.clone();
+        rand::rngs::OsRng.fill_bytes(&mut bundle.data_key);
+        bundle
+    }
+
     /// The key that [`seal`]s every secret column.
     pub fn data_key(&self) -> &[u8; KEY_LEN] {
         &self.data_key

@@ -3,8 +3,9 @@
 use rusqlite::types::Type;
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::SqlCipherInventory;
+use super::{sealing, SqlCipherInventory};
 use crate::checks::CheckRecord;
+use crate::inventory::audit::{self, AuditAction, AuditEvent, NewAuditEvent, VerifiedTrail};
 use crate::inventory::{
     CredentialRecord, DeviceRecord, HardenedState, Inventory, InventoryError, StepRecord, StepState,
 };
@@ -40,13 +41,9 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     })
 }
 
-/// Reads a secret column straight into a [`Secret`], without an intermediate unzeroized `String`.
-fn secret_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Secret>> {
-    Ok(row.get_ref(index)?.as_str_or_null()?.map(Secret::new))
-}
-
 impl Inventory for SqlCipherInventory {
     fn upsert_device(&mut self, device: &DeviceRecord) -> Result<(), InventoryError> {
+        self.ensure_trusted()?;
         self.conn.execute(
             &format!(
                 "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -93,28 +90,48 @@ impl Inventory for SqlCipherInventory {
         username: &str,
         secret: &Secret,
     ) -> Result<(), InventoryError> {
-        self.write_for(serial, |tx, _now| {
+        let event = NewAuditEvent::new(&self.actor, AuditAction::CredentialPending)
+            .device(serial)
+            .detail(serde_json::json!({ "store": store, "username": username }));
+        self.write_for(serial, Some(event), |tx, _now, keys| {
+            let sealed = sealing::seal(keys, serial, store, "pending", secret);
             tx.execute(
                 "INSERT INTO credentials (serial, store, pending_username, pending_secret) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(serial, store) DO UPDATE SET pending_username = excluded.pending_username,
                    pending_secret = excluded.pending_secret",
-                params![serial, store, username, secret.expose()],
+                params![serial, store, username, sealed],
             )?;
             Ok(())
         })
     }
 
     fn activate_pending(&mut self, serial: &str, store: &str) -> Result<(), InventoryError> {
-        self.write_for(serial, |tx, now| {
-            let changed = tx.execute(
-                "UPDATE credentials SET current_username = pending_username, current_secret = pending_secret,
-                   pending_username = NULL, pending_secret = NULL, changed_at = ?3
-                 WHERE serial = ?1 AND store = ?2 AND pending_secret IS NOT NULL",
-                params![serial, store, now],
+        let event = NewAuditEvent::new(&self.actor, AuditAction::CredentialActive)
+            .device(serial)
+            .detail(serde_json::json!({ "store": store }));
+        self.write_for(serial, Some(event), |tx, now, keys| {
+            let pending: Option<String> = tx
+                .query_row(
+                    "SELECT pending_secret FROM credentials WHERE serial = ?1 AND store = ?2",
+                    [serial, store],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let Some(pending) = pending else {
+                return Err(InventoryError::NoPending {
+                    serial: serial.to_string(),
+                    store: store.to_string(),
+                });
+            };
+            let secret = sealing::open(keys, serial, store, "pending", &pending)?;
+            let current = sealing::seal(keys, serial, store, "current", &secret);
+            tx.execute(
+                "UPDATE credentials SET current_username = pending_username, current_secret = ?3,
+                   pending_username = NULL, pending_secret = NULL, changed_at = ?4
+                 WHERE serial = ?1 AND store = ?2",
+                params![serial, store, current, now],
             )?;
-            if changed == 0 {
-                return Err(InventoryError::NoPending { serial: serial.to_string(), store: store.to_string() });
-            }
             Ok(())
         })
     }
@@ -126,15 +143,31 @@ impl Inventory for SqlCipherInventory {
              FROM credentials WHERE serial = ?1 ORDER BY store",
         )?;
         let rows = stmt.query_map([serial], |row| {
-            Ok(CredentialRecord {
-                store: row.get(0)?,
-                username: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                current: secret_at(row, 2)?,
-                pending: secret_at(row, 3)?,
-                changed_at: row.get(4)?,
-            })
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<u64>>(4)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut records = Vec::new();
+        for row in rows {
+            let (store, username, current, pending, changed_at) = row?;
+            let open = |which: &str, sealed: Option<String>| {
+                sealed
+                    .map(|s| sealing::open(&self.keys, serial, &store, which, &s))
+                    .transpose()
+            };
+            records.push(CredentialRecord {
+                current: open("current", current)?,
+                pending: open("pending", pending)?,
+                store,
+                username: username.unwrap_or_default(),
+                changed_at,
+            });
+        }
+        Ok(records)
     }
 
     fn set_step(
@@ -147,7 +180,7 @@ impl Inventory for SqlCipherInventory {
             StepState::Done => ("done", None),
             StepState::Failed { message } => ("failed", Some(message.as_str())),
         };
-        self.write_for(serial, |tx, now| {
+        self.write_for(serial, None, |tx, now, _keys| {
             tx.execute(
                 "INSERT INTO steps (serial, step, state, message, at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(serial, step) DO UPDATE SET state = excluded.state, message = excluded.message,
@@ -193,7 +226,7 @@ impl Inventory for SqlCipherInventory {
         check: &CheckRecord,
     ) -> Result<(), InventoryError> {
         let record = serde_json::to_string(check)?;
-        self.write_for(serial, |tx, _now| {
+        self.write_for(serial, None, |tx, _now, _keys| {
             tx.execute(
                 "INSERT INTO checks (serial, phase, check_id, subject, record) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(serial, phase, check_id, subject) DO UPDATE SET record = excluded.record",
@@ -225,7 +258,7 @@ impl Inventory for SqlCipherInventory {
         value: &serde_json::Value,
     ) -> Result<(), InventoryError> {
         let text = serde_json::to_string(value)?;
-        self.write_for(serial, |tx, now| {
+        self.write_for(serial, None, |tx, now, _keys| {
             tx.execute(
                 "INSERT INTO documents (serial, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(serial, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -249,5 +282,37 @@ impl Inventory for SqlCipherInventory {
             )
             .optional()?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
+    fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    fn record_event(&mut self, event: &NewAuditEvent) -> Result<(), InventoryError> {
+        self.append_event(event)
+    }
+
+    fn audit_events(&self, device: Option<&str>) -> Result<Vec<AuditEvent>, InventoryError> {
+        Ok(audit::list(&self.conn, device)?)
+    }
+
+    fn verify_audit(&self) -> Result<VerifiedTrail, InventoryError> {
+        let sidecar = audit::Sidecar::read(&audit::sidecar_path(&self.path))?;
+        Ok(audit::verify(
+            &self.conn,
+            &self.audit_key,
+            sidecar.as_ref(),
+        )?)
+    }
+
+    fn reveal(&mut self, serial: &str) -> Result<Vec<CredentialRecord>, InventoryError> {
+        let records = self.credentials(serial)?;
+        let stores: Vec<&str> = records.iter().map(|c| c.store.as_str()).collect();
+        let event = NewAuditEvent::new(&self.actor, AuditAction::Reveal)
+            .device(serial)
+            .detail(serde_json::json!({ "stores": stores }));
+        // The reveal is on record before any secret leaves this function.
+        self.write_for(serial, Some(event), |_, _, _| Ok(()))?;
+        Ok(records)
     }
 }

@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use crate::event::{Event, EventSink, StepId, StepOutcome};
+use crate::inventory::audit::{AuditAction, NewAuditEvent};
 use crate::inventory::{DeviceRecord, HardenedState, Inventory};
 use crate::plan::context::{now, Opened, Run};
 use crate::plan::{CommissionOptions, PlanError};
@@ -65,6 +66,10 @@ pub(crate) async fn run<'i, 'e>(
         updated_at: time,
     };
     inventory.upsert_device(&device)?;
+    let loaded = NewAuditEvent::new(inventory.actor(), AuditAction::ProfileLoaded)
+        .device(&serial)
+        .detail(serde_json::json!({ "profile": profile.id, "sha256": profile.source_hash, "port": options.port }));
+    inventory.record_event(&loaded)?;
     events(&Event::DeviceIdentified {
         serial,
         model,
