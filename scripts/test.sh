@@ -8,9 +8,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the built binaries (temper, temper-devsim).
 cargo build --workspace --bins --locked
+# The tests run inside a private D-Bus session with an unlocked gnome-keyring, so the OS-keyring key source is
+# tested against a real Secret Service.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  bash scripts/with-secret-service.sh cargo nextest run --workspace --locked --no-fail-fast
 else
-  cargo test --workspace --locked --no-fail-fast
+  bash scripts/with-secret-service.sh cargo test --workspace --locked --no-fail-fast
 fi
 
