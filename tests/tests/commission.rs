@@ -193,6 +193,38 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
         "support must be locked"
     );
 
+    // The audit trail has the commissioning, the profile with its hash, and each credential change.
+    let output = temper(&inventory)
+        .args(["--json", "audit", "show", "--device", &sim.serial])
+        .output()
+        .unwrap();
+    let trail = json_lines(&output)[0]["events"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    let count = |action: &str| trail.iter().filter(|e| e["action"] == action).count();
+    assert!(
+        trail.iter().any(|e| e["action"] == "profile-loaded"
+            && e["detail"]["sha256"]
+                .as_str()
+                .is_some_and(|h| h.len() == 64)),
+        "profile loaded with its hash: {trail:?}"
+    );
+    assert!(trail
+        .iter()
+        .any(|e| e["action"] == "commission" && e["outcome"] == "hardened"));
+    assert_eq!(
+        count("credential-pending"),
+        3,
+        "one pending commit per store"
+    );
+    assert_eq!(count("credential-active"), 3, "one activation per store");
+    let output = temper(&inventory)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+
     // From outside now.
     assert!(!tcp_open(&sim.ip, 23), "telnet closed");
     assert!(!ssdp_answers(&sim.ip), "SSDP silent");

@@ -365,3 +365,107 @@ fn an_older_database_under_a_current_sidecar_is_detected() {
         events_then + 1
     );
 }
+
+/// A key file must be owner-only: `init --key-file` creates it 0600, and a group-readable one is refused with
+/// the fix.
+#[test]
+fn key_file_is_created_owner_only_and_refused_when_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.db");
+    let key = dir.path().join("station.key");
+    let output = bare(&inventory, false)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["inventory", "init"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let output = bare(&inventory, false)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["inventory", "list"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = bare(&inventory, false)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["inventory", "list"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("chmod 600"), "says how to fix it: {err}");
+}
+
+/// Wrong passphrases are rate-limited with a growing back-off, then audited once the right key opens it.
+#[test]
+fn repeated_wrong_passphrases_back_off_and_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.db");
+    seeded(&inventory);
+    let wrong = |n: usize| {
+        temper(&inventory)
+            .env(
+                "TEMPER_INVENTORY_PASSPHRASE",
+                format!("definitely-not-it-{n}-xyzzy"),
+            )
+            .args(["inventory", "list"])
+            .output()
+            .unwrap()
+    };
+    let mut refused_for_backoff = None;
+    for n in 0..6 {
+        let output = wrong(n);
+        assert!(!output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr).to_string();
+        if !err.contains("wrong inventory key") {
+            refused_for_backoff = Some((n, err));
+            break;
+        }
+    }
+    let (n, err) = refused_for_backoff.expect("a back-off must start after a few wrong keys");
+    assert!(
+        n >= 2,
+        "the first attempts are not delayed (back-off started at attempt {n})"
+    );
+    assert!(
+        err.to_lowercase().contains("wait") || err.contains("retry"),
+        "says when to retry: {err}"
+    );
+    // After the back-off the right key opens it and the failures are on the trail.
+    let opened = wait_until(Duration::from_secs(70), || {
+        temper(&inventory)
+            .args(["inventory", "list"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
+    assert!(
+        opened,
+        "the right key opens the inventory after the back-off"
+    );
+    let output = temper(&inventory)
+        .args(["--json", "audit", "show"])
+        .output()
+        .unwrap();
+    let events = stdout_json(&output)[0]["events"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    let failed = events
+        .iter()
+        .find(|e| e["action"] == "failed-unlock")
+        .expect("failed unlocks audited");
+    assert!(
+        failed["detail"].to_string().contains(&n.to_string()),
+        "the count is recorded: {failed}"
+    );
+}
