@@ -10,6 +10,7 @@ use serde_json::json;
 mod audit;
 mod credentials;
 mod records;
+mod tamper;
 
 pub use audit::{
     credential_changes_are_audited, recorded_events_survive_reopen_and_verify, reveal_is_audited,
@@ -22,6 +23,10 @@ pub use credentials::{
 };
 pub use records::{
     checks_roundtrip, documents_roundtrip, everything_survives_reopen, steps_roundtrip,
+};
+pub use tamper::{
+    documented_limit_rolling_back_everything_together_is_not_detected,
+    tampering_is_detected_at_the_first_bad_event, Tamper,
 };
 
 use super::{CredentialRecord, DeviceRecord, HardenedState, Inventory, InventoryError, StepState};
