@@ -9,6 +9,7 @@ use serde_json::json;
 
 mod audit;
 mod credentials;
+mod keyed;
 mod records;
 mod tamper;
 
@@ -20,6 +21,10 @@ pub use credentials::{
     credential_debug_never_shows_secrets, credentials_are_sorted_by_store_and_kept_per_device,
     pending_is_visible_after_reopen, put_pending_replaces_pending_keeps_current,
     secrets_roundtrip_exactly,
+};
+pub use keyed::{
+    backup_restores_with_the_recovery_key_alone, rekey_keeps_every_secret_and_switches_keys,
+    KeyedInventory, KeyedOpen,
 };
 pub use records::{
     checks_roundtrip, documents_roundtrip, everything_survives_reopen, steps_roundtrip,

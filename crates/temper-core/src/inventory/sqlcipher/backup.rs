@@ -226,3 +226,18 @@ fn tempdir_beside(base: &Path) -> Result<PathBuf, InventoryError> {
     })?;
     Ok(dir)
 }
+
+impl crate::inventory::conformance::KeyedInventory for SqlCipherInventory {
+    fn rekey(
+        &mut self,
+        new_primary: &KeySource,
+        show_recovery: &mut dyn FnMut(&crate::inventory::keys::RecoveryKey),
+        phase: &mut dyn FnMut(&str),
+    ) -> Result<(), InventoryError> {
+        SqlCipherInventory::rekey(self, new_primary, show_recovery, phase)
+    }
+
+    fn backup(&mut self, dest: &Path) -> Result<(), InventoryError> {
+        SqlCipherInventory::backup(self, dest)
+    }
+}
