@@ -7,6 +7,7 @@
 //! - [`checks`]: what Temper proves from outside the device (port scans, protocol probes, credential trials).
 //! - [`plan`]: the hardening steps, each idempotent and resumable, reporting through [`event::Event`].
 //! - [`inventory`]: the encrypted record of every device and its credentials.
+//! - [`pki`]: the station CA and per-device certificates (CSR checks, signing, CRLs, chain verification).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod checks;
 pub mod error;
 pub mod event;
 pub mod inventory;
+pub mod pki;
 pub mod plan;
 pub mod profile;
 pub mod proto;
