@@ -50,6 +50,9 @@ enum Command {
     /// Read the inventory.
     #[command(subcommand)]
     Inventory(cmd::inventory::Cmd),
+    /// The station CA: create, export, import, CRL.
+    #[command(subcommand)]
+    Ca(cmd::ca::Cmd),
     /// Check or list the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::Cmd),
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
             Command::Commission(cmd) => cmd.run(&globals).await,
             Command::Inventory(cmd) => cmd.run(&globals),
             Command::Audit(cmd) => cmd.run(&globals),
+            Command::Ca(cmd) => cmd.run(&globals),
             Command::Profile(cmd) => cmd.run(&globals),
             Command::Demo(cmd) => cmd.run(&globals).await,
         }

@@ -1,6 +1,7 @@
 //! Subcommands, and what they share: opening the inventory and loading profiles.
 
 pub mod audit;
+pub mod ca;
 pub mod commission;
 pub mod demo;
 pub mod inventory;

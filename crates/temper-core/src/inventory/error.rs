@@ -98,6 +98,10 @@ pub enum InventoryError {
     #[error("{0}\nhelp: nothing can be changed in this inventory until it is restored from a trusted backup \
              (`temper inventory restore FILE`); `temper audit verify` shows the problem")]
     AuditTampered(String),
+    /// `put_station_ca` found a station CA already.
+    #[error("this inventory has a station CA already\nhelp: Temper never replaces a CA that may have signed device \
+             certificates; use another inventory (--inventory) for another CA")]
+    CaExists,
     /// A backup file is damaged, not a Temper backup, or does not match the key offered.
     #[error("{message}\nhelp: {help}")]
     Backup {

@@ -89,6 +89,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     "#,
     },
+    Migration {
+        name: "v4: station CA (key sealed with the data key) and device certificates",
+        sql: r#"
+        CREATE TABLE station_ca (
+            id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+            cert_pem   TEXT NOT NULL,
+            key_sealed TEXT NOT NULL,
+            kind       TEXT NOT NULL,
+            imported   INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE device_certs (
+            serial      TEXT NOT NULL REFERENCES devices(serial) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL,
+            cert_pem    TEXT NOT NULL,
+            not_after   INTEGER NOT NULL,
+            state       TEXT NOT NULL,
+            at          INTEGER NOT NULL,
+            PRIMARY KEY (serial, fingerprint)
+        ) STRICT;
+    "#,
+    },
 ];
 
 /// The schema version this build creates and reads: the number of migrations.

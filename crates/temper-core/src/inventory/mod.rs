@@ -93,6 +93,67 @@ impl HardenedState {
     }
 }
 
+/// The station CA as the inventory keeps it: its private key is sealed with the data key at rest, and `Debug`
+/// never shows it (it is a [`Secret`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationCaRecord {
+    /// The CA certificate (PEM).
+    pub cert_pem: String,
+    /// The CA's private key (PKCS#8 PEM).
+    pub key_pem: Secret,
+    /// Key kind, e.g. `ecdsa-p256`.
+    pub kind: String,
+    /// True when imported (an intermediate issued by the user's own root), false when made by `ca init`.
+    pub imported: bool,
+    /// When it was stored (Unix seconds).
+    pub created_at: u64,
+}
+
+/// Where a device certificate stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertState {
+    /// Signed and recorded, not yet confirmed as served by the device.
+    Pending,
+    /// Served by the device, verified from outside.
+    Active,
+    /// Revoked (listed in the CRL).
+    Revoked,
+}
+
+impl CertState {
+    /// Stable name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertState::Pending => "pending",
+            CertState::Active => "active",
+            CertState::Revoked => "revoked",
+        }
+    }
+
+    /// Parses [`CertState::as_str`] output.
+    pub fn parse(name: &str) -> Option<CertState> {
+        [CertState::Pending, CertState::Active, CertState::Revoked]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// A certificate issued to a device (public data only: the device's key never leaves the device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCertRecord {
+    /// SHA-256 fingerprint of the certificate (hex).
+    pub fingerprint: String,
+    /// The certificate (PEM).
+    pub cert_pem: String,
+    /// notAfter (Unix seconds).
+    pub not_after: u64,
+    /// Where it stands.
+    pub state: CertState,
+    /// When the state was last set (Unix seconds; set by the inventory).
+    pub at: u64,
+}
+
 /// The credential of one credential store (an account of the device, as named by the profile).
 ///
 /// `Debug` never shows the secrets (they are [`Secret`]s).
@@ -204,6 +265,20 @@ pub trait Inventory: Send {
     /// The credentials of a device for showing to a person: the same as [`Inventory::credentials`], but an
     /// audit event naming the device and the actor is on record before they are returned.
     fn reveal(&mut self, serial: &str) -> Result<Vec<CredentialRecord>, InventoryError>;
+
+    /// Stores the station CA (audited). [`InventoryError::CaExists`] if there is one already: Temper never
+    /// replaces a CA that has signed device certificates.
+    fn put_station_ca(&mut self, ca: &StationCaRecord) -> Result<(), InventoryError>;
+    /// The station CA, if one was made or imported.
+    fn station_ca(&self) -> Result<Option<StationCaRecord>, InventoryError>;
+    /// Records a device certificate, or a new state of it (a new pending certificate is audited).
+    fn put_device_cert(
+        &mut self,
+        serial: &str,
+        cert: &DeviceCertRecord,
+    ) -> Result<(), InventoryError>;
+    /// The certificates of a device, oldest first.
+    fn device_certs(&self, serial: &str) -> Result<Vec<DeviceCertRecord>, InventoryError>;
 }
 
 /// Where an inventory gets "now" from (seconds since the Unix epoch). Injectable for tests.

@@ -32,6 +32,16 @@ pub fn fingerprint_sha256(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
+/// The serial number of a PEM certificate (for a CRL entry), or why it cannot be read.
+pub fn certificate_serial(cert_pem: &str) -> Result<Vec<u8>, CaError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+        .map_err(|e| CaError::Certificate(format!("not a PEM certificate: {e}")))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| CaError::Certificate(format!("not an X.509 certificate: {e}")))?;
+    Ok(cert.raw_serial().to_vec())
+}
+
 /// A UTC time at whole-second precision, as X.509 encodes it.
 fn to_asn1_time(t: SystemTime) -> OffsetDateTime {
     let t = OffsetDateTime::from(t);

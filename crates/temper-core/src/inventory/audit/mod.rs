@@ -74,11 +74,19 @@ pub enum AuditAction {
     Restore,
     /// A device profile was loaded (detail has its hash).
     ProfileLoaded,
+    /// The station CA was created.
+    CaCreated,
+    /// A CA issued by the user's own root was imported as the station CA.
+    CaImported,
+    /// A certificate was issued to a device (detail has its fingerprint).
+    CertificateIssued,
+    /// A certificate revocation list was written.
+    CrlIssued,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 16] = [
         Self::InventoryCreated,
         Self::Unlocked,
         Self::FailedUnlock,
@@ -91,6 +99,10 @@ impl AuditAction {
         Self::Rekey,
         Self::Restore,
         Self::ProfileLoaded,
+        Self::CaCreated,
+        Self::CaImported,
+        Self::CertificateIssued,
+        Self::CrlIssued,
     ];
 
     /// Stable kebab-case name, as stored, hashed and shown.
@@ -108,6 +120,10 @@ impl AuditAction {
             Self::Rekey => "rekey",
             Self::Restore => "restore",
             Self::ProfileLoaded => "profile-loaded",
+            Self::CaCreated => "ca-created",
+            Self::CaImported => "ca-imported",
+            Self::CertificateIssued => "certificate-issued",
+            Self::CrlIssued => "crl-issued",
         }
     }
 

@@ -80,6 +80,7 @@ pub fn rekey_keeps_every_secret_and_switches_keys<I: KeyedInventory>(
     let old = passphrase("amber-canyon-whistle-9134");
     let new = passphrase("violet-harbor-compass-5520");
     let mut inv = seeded(factory, &old);
+    inv.put_station_ca(&super::sample_ca()).unwrap();
     let before = secrets(&inv);
     let mut recovery = None;
     inv.rekey(
@@ -91,6 +92,11 @@ pub fn rekey_keeps_every_secret_and_switches_keys<I: KeyedInventory>(
     drop(inv);
     let inv = factory(KeyedOpen::Reopen(&new)).expect("the new key opens the store");
     assert_eq!(secrets(&inv), before, "every secret survives the re-seal");
+    assert_eq!(
+        inv.station_ca().unwrap().map(|ca| ca.key_pem),
+        Some(super::sample_ca().key_pem),
+        "the station CA's key survives the re-seal"
+    );
     assert!(inv
         .audit_events(None)
         .unwrap()

@@ -8,6 +8,7 @@
 use serde_json::json;
 
 mod audit;
+mod certs;
 mod credentials;
 mod keyed;
 mod records;
@@ -15,6 +16,10 @@ mod tamper;
 
 pub use audit::{
     credential_changes_are_audited, recorded_events_survive_reopen_and_verify, reveal_is_audited,
+};
+pub use certs::{
+    device_certs_roundtrip_and_issuing_is_audited, sample_ca,
+    station_ca_is_stored_once_and_survives_reopen,
 };
 pub use credentials::{
     activate_moves_pending_to_current, activate_without_pending_is_an_error,
@@ -110,6 +115,8 @@ pub fn run_all<I: Inventory>(factory: &mut impl FnMut(Open) -> I) {
     credential_changes_are_audited(factory);
     reveal_is_audited(factory);
     recorded_events_survive_reopen_and_verify(factory);
+    station_ca_is_stored_once_and_survives_reopen(factory);
+    device_certs_roundtrip_and_issuing_is_audited(factory);
 }
 
 /// Reads about an unknown serial return nothing.

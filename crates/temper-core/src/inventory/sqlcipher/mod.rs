@@ -17,6 +17,7 @@ use super::{Clock, InventoryError, SystemClock};
 use crate::Secret;
 
 mod backup;
+mod certs;
 mod records;
 mod rekey;
 mod sealing;

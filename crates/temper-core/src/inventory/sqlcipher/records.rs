@@ -315,4 +315,30 @@ impl Inventory for SqlCipherInventory {
         self.write_for(serial, Some(event), |_, _, _| Ok(()))?;
         Ok(records)
     }
+
+    fn put_station_ca(
+        &mut self,
+        ca: &crate::inventory::StationCaRecord,
+    ) -> Result<(), InventoryError> {
+        self.store_station_ca(ca)
+    }
+
+    fn station_ca(&self) -> Result<Option<crate::inventory::StationCaRecord>, InventoryError> {
+        self.load_station_ca()
+    }
+
+    fn put_device_cert(
+        &mut self,
+        serial: &str,
+        cert: &crate::inventory::DeviceCertRecord,
+    ) -> Result<(), InventoryError> {
+        self.store_device_cert(serial, cert)
+    }
+
+    fn device_certs(
+        &self,
+        serial: &str,
+    ) -> Result<Vec<crate::inventory::DeviceCertRecord>, InventoryError> {
+        self.load_device_certs(serial)
+    }
 }

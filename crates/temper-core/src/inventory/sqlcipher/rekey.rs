@@ -61,6 +61,21 @@ impl SqlCipherInventory {
                 )?;
             }
         }
+        // The station CA's key, sealed like a credential.
+        let ca_sealed: Option<String> = tx
+            .query_row("SELECT key_sealed FROM station_ca WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(sealed) = ca_sealed {
+            let (serial, store, which) = super::certs::CA_ROW;
+            let key = sealing::open(&self.keys, serial, store, which, &sealed)?;
+            let resealed = sealing::seal(&next, serial, store, which, &key);
+            tx.execute(
+                "INSERT INTO rekey_staging (serial, store, which, sealed) VALUES (?1, ?2, ?3, ?4)",
+                params![serial, store, which, resealed],
+            )?;
+        }
         tx.commit()?;
         phase("staged");
 
@@ -105,6 +120,13 @@ impl SqlCipherInventory {
                  WHERE s.serial = credentials.serial AND s.store = credentials.store AND s.which = 'pending')
              WHERE pending_secret IS NOT NULL",
             [],
+        )?;
+        let (serial, store, which) = super::certs::CA_ROW;
+        tx.execute(
+            "UPDATE station_ca SET key_sealed = (SELECT sealed FROM rekey_staging
+                 WHERE serial = ?1 AND store = ?2 AND which = ?3)
+             WHERE id = 1 AND EXISTS (SELECT 1 FROM rekey_staging WHERE serial = ?1 AND store = ?2 AND which = ?3)",
+            params![serial, store, which],
         )?;
         tx.execute("DELETE FROM rekey_staging", [])?;
         tx.execute("DELETE FROM rekey_state", [])?;
