@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Temper builds and tests with (Debian 12, as root). Safe to run again.
 set -euo pipefail
-packages=(build-essential pkg-config libssl-dev curl ca-certificates gnome-keyring dbus)
+packages=(build-essential pkg-config libssl-dev curl ca-certificates openssl gnome-keyring dbus)
 if [ "$(id -u)" -ne 0 ]; then
   missing=$(dpkg-query -W -f='${Status} ${Package}\n' "${packages[@]}" 2>/dev/null | grep -vc '^install ok installed' || true)
   if [ "$missing" != "0" ]; then

@@ -42,6 +42,8 @@ pub enum SimError {
         found: String,
         expected: String,
     },
+    #[error("TLS configuration of {service}: {reason}")]
+    Tls { service: String, reason: String },
     #[error("cannot start service {service} on {addr}: {source}")]
     Bind {
         service: String,

@@ -90,6 +90,81 @@ pub struct DeviceState {
     /// PTY path of the previous run (a restarted device gets a different one).
     #[serde(default)]
     pub last_port: Option<String>,
+    /// Device key and installed certificate chain (`certtool`).
+    #[serde(default)]
+    pub tls: TlsState,
+    /// What plain HTTP on port 80 does (`cfgcli -s web.http_mode`).
+    #[serde(default)]
+    pub http_mode: HttpMode,
+}
+
+/// `web.http_mode`: the web admin on plain HTTP.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpMode {
+    /// The Digest web admin answers on port 80 (factory default).
+    #[default]
+    On,
+    /// Every request on port 80 gets `301` to https, no authentication.
+    Redirect,
+    /// Port 80 is closed.
+    Off,
+}
+
+impl HttpMode {
+    pub fn id(self) -> &'static str {
+        match self {
+            HttpMode::On => "on",
+            HttpMode::Redirect => "redirect",
+            HttpMode::Off => "off",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<HttpMode> {
+        match id {
+            "on" => Some(HttpMode::On),
+            "redirect" => Some(HttpMode::Redirect),
+            "off" => Some(HttpMode::Off),
+            _ => None,
+        }
+    }
+}
+
+/// A private key made on the device (PKCS#8 PEM). It never leaves the state file: not printed, not
+/// logged, and `Debug` redacts it.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceKey {
+    /// `ec-p256`, `ec-p384` or `ed25519`.
+    pub kind: String,
+    pub pkcs8_pem: String,
+}
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceKey")
+            .field("kind", &self.kind)
+            .field("pkcs8_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A certificate chain installed with `certtool install`, with the key it was installed for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstalledChain {
+    /// PEM certificates, leaf first.
+    pub chain_pem: Vec<String>,
+    pub key: DeviceKey,
+    /// Lower-case hex SHA-256 of the leaf's DER.
+    pub fingerprint: String,
+}
+
+/// Certificate state of the device.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TlsState {
+    /// The key of the last `certtool genkey` (the one `certtool csr` signs with).
+    pub key: Option<DeviceKey>,
+    /// The chain `httpsd` loads when it starts; the factory certificate when `None`.
+    pub installed: Option<InstalledChain>,
 }
 
 impl DeviceState {
@@ -104,6 +179,8 @@ impl DeviceState {
             locked: BTreeSet::new(),
             services: BTreeMap::new(),
             last_port: None,
+            tls: TlsState::default(),
+            http_mode: HttpMode::default(),
         }
     }
 }

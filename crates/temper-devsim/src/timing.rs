@@ -11,6 +11,12 @@ pub const COMMAND_MS: u64 = 30;
 pub const CFGCLI_MS: u64 = 150;
 /// Time `passwd` takes to write the shadow file after a successful dialog.
 pub const PASSWD_OK_MS: u64 = 200;
+/// `certtool genkey`: key generation on the camera's SoC.
+pub const CERT_GENKEY_MS: u64 = 400;
+/// `certtool csr`: building and signing the request.
+pub const CERT_CSR_MS: u64 = 120;
+/// `certtool install`: checking the chain and writing it to flash, after the `EOF` line.
+pub const CERT_INSTALL_MS: u64 = 150;
 /// Console login: time to check the password (success or failure).
 pub const LOGIN_CHECK_MS: u64 = 300;
 /// Console login: extra delay after a failed check, before `Login incorrect`.

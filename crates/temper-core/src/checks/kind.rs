@@ -45,11 +45,19 @@ pub enum CheckKind {
     UpnpSilent,
     /// No cleartext remote shell (telnet) is reachable (`cleartext-shell-closed`).
     CleartextShellClosed,
+    /// A TLS handshake proves the served chain: station CA, the device's name, the CSR key
+    /// (`tls-chain-verified`).
+    TlsChainVerified,
+    /// A client offering only TLS 1.0 or TLS 1.1 is refused (`tls-old-protocols-refused`).
+    TlsOldProtocolsRefused,
+    /// No other unit of the model serves the same certificate; failing means a "shared factory
+    /// certificate" (`factory-certificate-unique`).
+    FactoryCertificateUnique,
 }
 
 impl CheckKind {
     /// Every check kind, in catalogue order.
-    pub const ALL: [CheckKind; 9] = [
+    pub const ALL: [CheckKind; 12] = [
         CheckKind::DefaultCredentialRefused,
         CheckKind::NewCredentialAccepted,
         CheckKind::CredentialStrength,
@@ -59,6 +67,9 @@ impl CheckKind {
         CheckKind::UdpPortClosed,
         CheckKind::UpnpSilent,
         CheckKind::CleartextShellClosed,
+        CheckKind::TlsChainVerified,
+        CheckKind::TlsOldProtocolsRefused,
+        CheckKind::FactoryCertificateUnique,
     ];
 
     /// The stable kebab-case id, as stored in [`CheckRecord::id`].
@@ -73,6 +84,9 @@ impl CheckKind {
             CheckKind::UdpPortClosed => "udp-port-closed",
             CheckKind::UpnpSilent => "upnp-ssdp-silent",
             CheckKind::CleartextShellClosed => "cleartext-shell-closed",
+            CheckKind::TlsChainVerified => "tls-chain-verified",
+            CheckKind::TlsOldProtocolsRefused => "tls-old-protocols-refused",
+            CheckKind::FactoryCertificateUnique => "factory-certificate-unique",
         }
     }
 
@@ -107,6 +121,12 @@ impl CheckKind {
                 ETSI_CRYPTO_COMMS,
                 ETSI_UNUSED_IF,
             ],
+            // "Ensure SSL/TLS implementations are up to date and properly configured": a certificate
+            // that proves the device, no protocol older than TLS 1.2, and a key of the device's own (a
+            // key shared by every unit of a model is known to anyone who extracts it from one).
+            CheckKind::TlsChainVerified
+            | CheckKind::TlsOldProtocolsRefused
+            | CheckKind::FactoryCertificateUnique => &[CERT_TRANSPORT, ETSI_CRYPTO_COMMS],
         };
         refs.iter().map(|r| r.to_string()).collect()
     }

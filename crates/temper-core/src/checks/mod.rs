@@ -6,6 +6,9 @@
 //! - [`http`], [`rtsp`], [`telnet`]: one credential trial against one service, with the service's own login.
 //!   HTTP and RTSP use Digest (a challenge-response: the password never crosses the network); Temper refuses to
 //!   send any credential in cleartext, except that [`telnet`] tries *known factory defaults* (never a new one).
+//! - [`tls`], [`tls_probe`]: TLS from outside: a verified rustls handshake against the station CA, a read
+//!   of the certificate a device serves (factory certificates before hardening), and a hand-built TLS 1.0/1.1
+//!   ClientHello to prove old protocols are refused.
 //! - [`defaults`]: the Mirai default-credential list and a bounded-concurrency runner for trials.
 //!
 //! Every function here reports what it saw; none prints, and none logs a secret.
@@ -24,6 +27,8 @@ pub mod scan;
 pub mod ssdp;
 pub mod surface;
 pub mod telnet;
+pub mod tls;
+pub mod tls_probe;
 pub mod udp;
 mod udp_proto;
 mod wire;
@@ -36,6 +41,10 @@ pub use scan::tcp_connect_scan;
 pub use ssdp::{ssdp_unicast_search, SsdpAnswer};
 pub use surface::{attack_surface, compare, Surface};
 pub use telnet::telnet_login;
+pub use tls::{
+    served_certificate, shared_certificates, tls_handshake, ServedCert, TlsError, TlsReport,
+};
+pub use tls_probe::{old_protocol_probe, OldAnswer, OldTls};
 pub use udp::{udp_probe, UdpState, STANDARD_UDP_PORTS};
 
 /// The result of one outside check, as stored in the inventory and shown in reports.

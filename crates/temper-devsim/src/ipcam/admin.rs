@@ -5,9 +5,14 @@ use serde_json::json;
 use super::console::Session;
 use super::shell::password_problem;
 use super::{Service, HTTP_REALM, RTSP_REALM, RTSP_USER, WEB_USER};
-use crate::state::Credential;
+use crate::state::{Credential, HttpMode};
 
-pub fn cfgcli(s: &mut Session, args: &[&str]) -> Vec<String> {
+pub async fn cfgcli(s: &mut Session, args: &[&str]) -> Vec<String> {
+    match args {
+        ["-g", "web.http_mode"] => return vec![s.dev.http_mode().id().into()],
+        ["-s", "web.http_mode", v] => return set_http_mode(s, v).await,
+        _ => {}
+    }
     let (store, realm, cfg_user) = match args {
         ["-g", "web.admin.user"] => return vec![WEB_USER.into()],
         ["-g", "rtsp.admin.user"] => return vec![RTSP_USER.into()],
@@ -46,6 +51,38 @@ pub fn cfgcli(s: &mut Session, args: &[&str]) -> Vec<String> {
     }
 }
 
+/// `cfgcli -s web.http_mode on|redirect|off`: persisted, applied at once (`off` closes port 80).
+async fn set_http_mode(s: &mut Session, value: &str) -> Vec<String> {
+    let Some(mode) = HttpMode::from_id(value) else {
+        return vec!["ERR invalid value".into()];
+    };
+    let dev = s.dev.clone();
+    if let Err(e) = dev.update_state(|st| st.http_mode = mode) {
+        tracing::error!("{e}");
+        return vec!["ERR write failed".into()];
+    }
+    dev.events.log("http-mode-set", json!({"mode": mode.id()}));
+    match mode {
+        HttpMode::Off => {
+            if dev.stop_service(Service::Http).await {
+                dev.events
+                    .log("service-stopped", json!({"service": Service::Http.id()}));
+            }
+        }
+        HttpMode::On | HttpMode::Redirect => {
+            if dev.is_enabled(Service::Http) && !dev.is_running(Service::Http).await {
+                match dev.start_service(Service::Http).await {
+                    Ok(_) => dev
+                        .events
+                        .log("service-started", json!({"service": Service::Http.id()})),
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+        }
+    }
+    vec!["OK".into()]
+}
+
 pub async fn init_script(s: &mut Session, svc: Service, args: &[&str]) {
     let d = svc.daemon();
     let dev = s.dev.clone();
@@ -62,10 +99,20 @@ pub async fn init_script(s: &mut Session, svc: Service, args: &[&str]) {
                     .log("service-stopped", json!({"service": svc.id()}));
                 out.push(format!("Stopping {d}: OK"));
             }
+            if svc == Service::Http && dev.http_mode() == HttpMode::Off {
+                out.push(format!("{d}: web.http_mode is off"));
+                out.push(format!("Starting {d}: FAILED"));
+                s.emit_output(&out);
+                return;
+            }
             match dev.start_service(svc).await {
-                Ok(_) => {
+                Ok(started) => {
                     dev.events
                         .log("service-started", json!({"service": svc.id()}));
+                    if svc == Service::Https && started {
+                        let fp = dev.serving_fingerprint().unwrap_or_default();
+                        dev.events.log("tls-restarted", json!({"fingerprint": fp}));
+                    }
                     out.push(format!("Starting {d}: OK"));
                 }
                 Err(e) => {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::console::{Action, Channel, Out, Session};
 use super::{ConsoleCtl, Device, Service, FIRMWARE, MODEL};
 use crate::pty::PacedWriter;
+use crate::state::HttpMode;
 use crate::timing::{self, ms};
 
 fn boot_log(dev: &Device) -> Vec<String> {
@@ -80,8 +81,8 @@ async fn boot(dev: &Arc<Device>, s: &mut Session, reason: &str) {
         s.emit_line(&text);
         s.pause(per_line, "boot").await;
     }
-    for svc in [Service::Telnet, Service::Http, Service::Rtsp, Service::Ssdp] {
-        if !dev.is_enabled(svc) {
+    for svc in Service::ALL {
+        if !dev.is_enabled(svc) || (svc == Service::Http && dev.http_mode() == HttpMode::Off) {
             continue;
         }
         let res = dev.start_service(svc).await;

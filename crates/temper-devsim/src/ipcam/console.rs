@@ -60,6 +60,14 @@ pub(crate) enum Mode {
         target: String,
         first: String,
     },
+    /// `certtool install`: collecting PEM lines until a line `EOF`.
+    CertInstall {
+        user: String,
+        /// The lines so far (bounded by [`super::certtool::MAX_INSTALL_BYTES`]).
+        pem: String,
+        /// More than the bound was typed; refused at `EOF`.
+        overflow: bool,
+    },
 }
 
 pub struct Session {
@@ -188,6 +196,8 @@ impl Session {
             }
             Mode::NewPassword { .. } => self.emit("New password: "),
             Mode::RetypePassword { .. } => self.emit("Retype password: "),
+            // Lines of a PEM chain: no prompt.
+            Mode::CertInstall { .. } => {}
         }
     }
 
@@ -199,7 +209,10 @@ impl Session {
     }
 
     fn echoing(&self) -> bool {
-        matches!(self.mode, Mode::Login | Mode::Shell { .. })
+        matches!(
+            self.mode,
+            Mode::Login | Mode::Shell { .. } | Mode::CertInstall { .. }
+        )
     }
 
     /// Feed one received byte.
@@ -227,7 +240,8 @@ impl Session {
                 self.mode = match std::mem::replace(&mut self.mode, Mode::Login) {
                     Mode::Shell { user }
                     | Mode::NewPassword { user, .. }
-                    | Mode::RetypePassword { user, .. } => Mode::Shell { user },
+                    | Mode::RetypePassword { user, .. }
+                    | Mode::CertInstall { user, .. } => Mode::Shell { user },
                     Mode::Login | Mode::Password { .. } => Mode::Login,
                 };
                 self.prompt();
@@ -329,6 +343,30 @@ impl Session {
                 self.mode = Mode::Shell { user };
                 super::shell::finish_passwd(self, &target, &first, &line).await;
                 self.prompt();
+                Action::None
+            }
+            Mode::CertInstall {
+                user,
+                mut pem,
+                mut overflow,
+            } => {
+                if line.trim() == "EOF" {
+                    self.mode = Mode::Shell { user };
+                    super::certtool::finish_install(self, &pem, overflow).await;
+                    self.prompt();
+                } else {
+                    if pem.len() + line.len() + 1 > super::certtool::MAX_INSTALL_BYTES {
+                        overflow = true;
+                    } else {
+                        pem.push_str(&line);
+                        pem.push('\n');
+                    }
+                    self.mode = Mode::CertInstall {
+                        user,
+                        pem,
+                        overflow,
+                    };
+                }
                 Action::None
             }
         }

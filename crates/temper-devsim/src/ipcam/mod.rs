@@ -1,11 +1,14 @@
 //! Simvision SV-IPC2100: an embedded-Linux IP camera with a BusyBox console on its UART and
-//! telnet, HTTP, RTSP and SSDP services on its (loopback) address.
+//! telnet, HTTP, HTTPS (rustls), RTSP and SSDP services on its (loopback) address.
 
 pub mod admin;
 pub mod boot;
+pub mod certtool;
+pub mod clock;
 pub mod console;
 pub mod net;
 pub mod shell;
+pub mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -18,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::eventlog::EventLog;
-use crate::state::{Credential, DeviceState, StateStore};
+use crate::state::{Credential, DeviceState, HttpMode, StateStore};
 use crate::transcript::Transcript;
 use crate::{pty, ReadyInfo, SimError, SimOptions};
 
@@ -43,18 +46,28 @@ pub const FACTORY_RTSP: (&str, &str, &str) = ("rtsp-admin", RTSP_USER, "12345");
 pub enum Service {
     Telnet,
     Http,
+    /// TLS web admin (`httpsd`, rustls) on 443.
+    Https,
     Rtsp,
     Ssdp,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [Service::Telnet, Service::Http, Service::Rtsp, Service::Ssdp];
+    /// Every service, in boot order.
+    pub const ALL: [Service; 5] = [
+        Service::Telnet,
+        Service::Http,
+        Service::Https,
+        Service::Rtsp,
+        Service::Ssdp,
+    ];
 
     /// Id used in state and events (matches the provisioning profile).
     pub fn id(self) -> &'static str {
         match self {
             Service::Telnet => "telnet",
             Service::Http => "http",
+            Service::Https => "https",
             Service::Rtsp => "rtsp",
             Service::Ssdp => "ssdp",
         }
@@ -65,6 +78,7 @@ impl Service {
         match self {
             Service::Telnet => "telnetd",
             Service::Http => "httpd",
+            Service::Https => "httpsd",
             Service::Rtsp => "rtspd",
             Service::Ssdp => "ssdpd",
         }
@@ -74,6 +88,7 @@ impl Service {
         match self {
             Service::Telnet => 23,
             Service::Http => 80,
+            Service::Https => 443,
             Service::Rtsp => 554,
             Service::Ssdp => 1900,
         }
@@ -103,6 +118,11 @@ pub struct Device {
     booted_at: Mutex<Instant>,
     nonces: Mutex<VecDeque<String>>,
     opaque: String,
+    /// Wall clock set with `date -s` in this boot: (unix seconds set, when). `None`: no RTC, the clock
+    /// is 1970-01-01T00:00:00Z plus the uptime.
+    clock: Mutex<Option<(i64, Instant)>>,
+    /// SHA-256 fingerprint of the leaf httpsd serves now (`None` while it is stopped).
+    serving: Mutex<Option<String>>,
     console_ctl: mpsc::UnboundedSender<ConsoleCtl>,
 }
 
@@ -194,6 +214,32 @@ impl Device {
         &self.opaque
     }
 
+    /// The device clock in Unix seconds.
+    pub fn now_unix(&self) -> i64 {
+        match *self.clock.lock().expect("clock lock") {
+            Some((set, at)) => set.saturating_add(at.elapsed().as_secs() as i64),
+            None => self.uptime().as_secs() as i64,
+        }
+    }
+
+    /// `date -s`: until the next boot the clock runs from `unix`.
+    pub fn set_clock(&self, unix: i64) {
+        *self.clock.lock().expect("clock lock") = Some((unix, Instant::now()));
+    }
+
+    pub fn http_mode(&self) -> HttpMode {
+        self.with_state(|s| s.http_mode)
+    }
+
+    /// Fingerprint of the certificate httpsd serves now.
+    pub fn serving_fingerprint(&self) -> Option<String> {
+        self.serving.lock().expect("serving lock").clone()
+    }
+
+    pub(crate) fn set_serving(&self, fp: Option<String>) {
+        *self.serving.lock().expect("serving lock") = fp;
+    }
+
     pub fn request_reboot(&self) {
         let _ = self.console_ctl.send(ConsoleCtl::Reboot);
     }
@@ -229,6 +275,9 @@ impl Device {
             Some(h) if !h.is_finished() => {
                 h.abort();
                 let _ = h.await;
+                if svc == Service::Https {
+                    self.set_serving(None);
+                }
                 true
             }
             _ => false,
@@ -244,6 +293,8 @@ impl Device {
     /// Called by the console task at the start of each boot.
     fn mark_boot(&self, reason: &str) -> Result<u64, SimError> {
         *self.booted_at.lock().expect("boot lock") = Instant::now();
+        // No RTC: the clock set in the previous boot is gone.
+        *self.clock.lock().expect("clock lock") = None;
         self.update_state(|s| s.boot_count += 1)?;
         let count = self.with_state(|s| s.boot_count);
         self.events
@@ -323,6 +374,8 @@ pub(crate) async fn start(
         booted_at: Mutex::new(Instant::now()),
         nonces: Mutex::new(VecDeque::new()),
         opaque: hex::encode(rand::thread_rng().gen::<[u8; 12]>()),
+        clock: Mutex::new(None),
+        serving: Mutex::new(None),
         console_ctl: ctl_tx,
     });
     tokio::spawn(boot::run(dev.clone(), writer, input, ctl_rx));

@@ -88,7 +88,8 @@ pub fn split_words(line: &str) -> Result<Vec<String>, UnterminatedQuote> {
 }
 
 const KNOWN: &[&str] = &[
-    "cat", "ip", "passwd", "cfgcli", "reboot", "exit", "logout", "echo", "uptime", "true",
+    "cat", "ip", "passwd", "cfgcli", "reboot", "exit", "logout", "echo", "uptime", "true", "date",
+    "certtool", "ls",
 ];
 
 /// Run one shell line for `user`; the session is in shell mode on entry.
@@ -140,8 +141,11 @@ pub async fn run_line(s: &mut Session, user: &str, line: &str) -> Action {
             )]
         }
         "cat" => cat(s, &args),
+        "ls" => ls(&args),
+        "date" => super::clock::date(s, user, &args),
+        "certtool" => super::certtool::command(s, user, &args).await,
         "ip" => ip(s, &args),
-        "cfgcli" => super::admin::cfgcli(s, &args),
+        "cfgcli" => super::admin::cfgcli(s, &args).await,
         "exit" | "logout" => {
             if s.chan == super::console::Channel::Telnet {
                 return Action::Close;
@@ -210,6 +214,21 @@ fn cat(s: &mut Session, args: &[&str]) -> Vec<String> {
         }
     }
     out
+}
+
+/// `ls`: only the init scripts are worth listing.
+fn ls(args: &[&str]) -> Vec<String> {
+    match args {
+        ["/etc/init.d" | "/etc/init.d/"] => {
+            let mut names: Vec<&str> = Service::ALL.iter().map(|s| s.daemon()).collect();
+            names.sort_unstable();
+            vec![names.join("  ")]
+        }
+        [] | ["/"] => vec![
+            "bin   dev   etc   home  lib   mnt   proc  root  sbin  sys   tmp   usr   var".into(),
+        ],
+        [other, ..] => vec![format!("ls: {other}: No such file or directory")],
+    }
 }
 
 fn shadow(s: &Session) -> Vec<String> {

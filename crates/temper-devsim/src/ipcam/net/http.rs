@@ -1,13 +1,16 @@
 //! Web admin interface: HTTP/1.1 with keep-alive; everything but `/description.xml` needs Digest.
+//! The same handler serves plain HTTP on 80 and, behind rustls, HTTPS on 443. With
+//! `web.http_mode=redirect` plain HTTP answers every request with `301` to https, authenticating nothing.
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::digest::{self, DigestRealm, Verdict};
 use super::read_request;
 use crate::ipcam::{Device, FIRMWARE, HTTP_REALM, MODEL};
+use crate::state::HttpMode;
 
 pub const REALM: DigestRealm = DigestRealm {
     realm: HTTP_REALM,
@@ -15,6 +18,12 @@ pub const REALM: DigestRealm = DigestRealm {
     opaque: true,
     store: "web-admin",
     service: "http",
+};
+
+/// The same web admin over TLS (same credential store; `auth` events say `https`).
+pub const TLS_REALM: DigestRealm = DigestRealm {
+    service: "https",
+    ..REALM
 };
 
 pub const SERVER: &str = "SV-IPC2100-httpd/4.2.7";
@@ -51,9 +60,33 @@ fn index_html(dev: &Device) -> String {
     )
 }
 
+/// Plain HTTP on port 80.
 pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
-    let (rd, mut wr) = stream.into_split();
+    serve(dev, stream, false).await
+}
+
+/// Where a redirected request goes: the same path on https.
+fn https_location(dev: &Device, target: &str) -> String {
+    let path = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        // absolute-form (`http://host/path`): keep the path.
+        target
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+            .unwrap_or_else(|| "/".to_string())
+    };
+    format!("https://{}{path}", dev.ip)
+}
+
+/// Serve HTTP requests on `stream`; `tls` when it is the decrypted side of an HTTPS connection.
+pub async fn serve<S>(dev: Arc<Device>, stream: S, tls: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (rd, mut wr) = tokio::io::split(stream);
     let mut rd = BufReader::new(rd);
+    let realm = if tls { TLS_REALM } else { REALM };
     while let Some(req) = read_request(&mut rd).await {
         let keep_alive = match req.header("connection") {
             Some(c) if c.eq_ignore_ascii_case("close") => false,
@@ -62,7 +95,16 @@ pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
         };
         let path = req.target.split('?').next().unwrap_or("/");
         let mut extra = String::new();
-        let (status, ctype, body) = if path == "/description.xml" {
+        let (status, ctype, body) = if !tls && dev.http_mode() == HttpMode::Redirect {
+            // No Authorization header is even looked at: no credential is accepted over plain HTTP.
+            let to = https_location(&dev, &req.target);
+            extra = format!("Location: {to}\r\n");
+            (
+                "301 Moved Permanently",
+                "text/html",
+                format!("<html><body><a href=\"{to}\">Moved to HTTPS</a></body></html>\n"),
+            )
+        } else if path == "/description.xml" {
             (
                 "200 OK",
                 "text/xml; charset=\"utf-8\"",
@@ -71,7 +113,7 @@ pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
         } else {
             let verdict = digest::verify(
                 &dev,
-                &REALM,
+                &realm,
                 &req.method,
                 &req.target,
                 req.header("authorization"),
@@ -86,7 +128,7 @@ pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
                     ),
                 },
                 v => {
-                    let ch = digest::challenge(&dev, &REALM, v == Verdict::Stale);
+                    let ch = digest::challenge(&dev, &realm, v == Verdict::Stale);
                     extra = format!("WWW-Authenticate: {ch}\r\n");
                     (
                         "401 Unauthorized",

@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod http;
+pub mod https;
 pub mod rtsp;
 pub mod ssdp;
 pub mod telnet;
@@ -42,6 +43,18 @@ pub fn spawn(dev: Arc<Device>, svc: Service) -> Result<JoinHandle<()>, SimError>
     Ok(match svc {
         Service::Telnet => tokio::spawn(accept_loop(dev, listener, telnet::handle)),
         Service::Http => tokio::spawn(accept_loop(dev, listener, http::handle)),
+        Service::Https => {
+            let (config, fp) =
+                crate::ipcam::tls::server_config(&dev).map_err(|reason| SimError::Tls {
+                    service: svc.id().to_string(),
+                    reason,
+                })?;
+            dev.set_serving(Some(fp));
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            tokio::spawn(accept_loop(dev, listener, move |dev, stream| {
+                https::handle(dev, acceptor.clone(), stream)
+            }))
+        }
         Service::Rtsp => tokio::spawn(accept_loop(dev, listener, rtsp::handle)),
         Service::Ssdp => unreachable!("handled above"),
     })

@@ -1,0 +1,20 @@
+//! httpsd: the web admin behind rustls on 443 (TLS 1.2 and 1.3 only).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ipcam::Device;
+
+/// A client that has not finished its handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn handle(dev: Arc<Device>, acceptor: TlsAcceptor, stream: TcpStream) {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => super::http::serve(dev, tls, true).await,
+        Ok(Err(e)) => tracing::debug!("httpsd handshake: {e}"),
+        Err(_) => tracing::debug!("httpsd handshake timed out"),
+    }
+}
