@@ -325,6 +325,19 @@ fn run_once(args: &Args, n: usize, transcript: Option<&Path>) -> anyhow::Result<
     let ip = format!("127.0.94.{}", 1 + n % 250);
     let sim = start_sim(&args.bin_dir, &dir.path().join("state"), &ip, transcript)?;
     let stderr_path = dir.path().join("temper.stderr");
+    // The inventory exists before the clock starts, as on a station that has commissioned before.
+    let init = Command::new(args.bin_dir.join("temper"))
+        .env("TEMPER_INVENTORY", dir.path().join("inv/inventory.db"))
+        .env("TEMPER_INVENTORY_PASSPHRASE", PASSPHRASE)
+        .args(["inventory", "init"])
+        .stdin(Stdio::null())
+        .output()
+        .context("temper inventory init")?;
+    anyhow::ensure!(
+        init.status.success(),
+        "temper inventory init failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let start = Instant::now();
     let mut child = Command::new(args.bin_dir.join("temper"))
         .env("TEMPER_INVENTORY", dir.path().join("inv/inventory.db"))
