@@ -287,3 +287,31 @@ pub fn rtsp_accepts(ip: &str, user: &str, password: &str) -> bool {
         &Secret::new(password),
     )) == Ok(AuthOutcome::Accepted)
 }
+
+/// Spawns `cmd` (a `temper` run with `TEMPER_FAULT_STOP_AT=key` set) and returns once the process has stopped
+/// itself at that point; panics, killing it, if it never gets there.
+pub fn spawn_until_stopped(cmd: &mut Command, key: &str) -> std::process::Child {
+    let mut child = cmd
+        .env("TEMPER_FAULT_STOP_AT", key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn temper");
+    let pid = child.id();
+    let stopped = wait_until(Duration::from_secs(120), || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('T')
+            })
+            .unwrap_or(false)
+    });
+    if !stopped {
+        let _ = child.kill();
+        panic!("temper never reached {key} (exit {:?})", child.try_wait());
+    }
+    child
+}

@@ -3,8 +3,7 @@
 //! success with the credentials the inventory holds.
 
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::process::Child;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -14,30 +13,10 @@ use temper_e2e::*;
 /// Starts `temper commission` that stops itself at `key`; returns once it is stopped.
 fn run_until(inventory: &Path, port: &str, key: &str) -> Child {
     ensure_inventory(inventory);
-    let mut child = temper(inventory)
-        .args(["--json", "commission", "--port", port])
-        .env("TEMPER_FAULT_STOP_AT", key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn temper");
-    let pid = child.id();
-    let stopped = wait_until(Duration::from_secs(120), || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('T')
-            })
-            .unwrap_or(false)
-    });
-    if !stopped {
-        let _ = child.kill();
-        panic!("temper never reached {key} (exit {:?})", child.try_wait());
-    }
-    child
+    spawn_until_stopped(
+        temper(inventory).args(["--json", "commission", "--port", port]),
+        key,
+    )
 }
 
 fn sigkill(mut child: Child) {

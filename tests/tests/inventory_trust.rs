@@ -6,7 +6,7 @@
 //! (`scripts/with-secret-service.sh`); the keyring test fails, rather than passes silently, without it.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -192,27 +192,13 @@ fn rekey_killed_at_every_phase_leaves_a_usable_inventory() {
         let secret = seeded(&inventory);
         let new_pass = dir.path().join("new-passphrase");
         std::fs::write(&new_pass, "quartz-meadow-lantern-orbit-7731").unwrap();
-        let mut child = temper(&inventory)
-            .args(["inventory", "rekey", "--to-passphrase-file"])
-            .arg(&new_pass)
-            .env("TEMPER_FAULT_STOP_AT", format!("rekey:{phase}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_until_stopped(
+            temper(&inventory)
+                .args(["inventory", "rekey", "--to-passphrase-file"])
+                .arg(&new_pass),
+            &format!("rekey:{phase}"),
+        );
         let pid = child.id();
-        let stopped = wait_until(Duration::from_secs(60), || {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|s| {
-                    s.rsplit(')')
-                        .next()
-                        .unwrap_or("")
-                        .trim_start()
-                        .starts_with('T')
-                })
-                .unwrap_or(false)
-        });
-        assert!(stopped, "rekey never reached {phase}");
         kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
         let _ = child.wait();
         let (old, new) = (
