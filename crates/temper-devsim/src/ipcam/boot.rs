@@ -63,7 +63,15 @@ fn boot_log(dev: &Device) -> Vec<String> {
 }
 
 /// Print the boot log, bring up the enabled services, end at the login prompt.
-async fn boot(dev: &Arc<Device>, s: &mut Session, reason: &str) {
+///
+/// Whatever was typed while booting is lost: the input is drained before the login prompt goes out (not after,
+/// or a fast host that answers the prompt could lose its first line).
+async fn boot(
+    dev: &Arc<Device>,
+    s: &mut Session,
+    input: &mut mpsc::Receiver<Vec<u8>>,
+    reason: &str,
+) {
     if let Err(e) = dev.mark_boot(reason) {
         tracing::error!("boot: cannot persist state: {e}");
     }
@@ -96,12 +104,13 @@ async fn boot(dev: &Arc<Device>, s: &mut Session, reason: &str) {
         s.emit_line(&format!("Starting {}: {status}", svc.daemon()));
         s.pause(per_line, "boot").await;
     }
+    while input.try_recv().is_ok() {}
     s.reset();
     s.emit("\r\n");
     s.prompt();
 }
 
-async fn reboot(dev: &Arc<Device>, s: &mut Session) {
+async fn reboot(dev: &Arc<Device>, s: &mut Session, input: &mut mpsc::Receiver<Vec<u8>>) {
     dev.events.log("reboot", json!({}));
     s.emit_line("The system is going down NOW!");
     s.emit_line("Sent SIGTERM to all processes");
@@ -111,7 +120,7 @@ async fn reboot(dev: &Arc<Device>, s: &mut Session) {
     let k = dev.kernel_line("reboot: Restarting system");
     s.emit_line(&k);
     s.pause(timing::REBOOT_SHUTDOWN_MS, "reboot-shutdown").await;
-    boot(dev, s, "reboot").await;
+    boot(dev, s, input, "reboot").await;
 }
 
 fn idle_deadline(rng: &mut StdRng) -> Instant {
@@ -128,9 +137,7 @@ pub async fn run(
 ) {
     let out: Out = Arc::new(move |b: &[u8]| writer.send(b));
     let mut s = Session::new(dev.clone(), Channel::Console, out);
-    boot(&dev, &mut s, "power-on").await;
-    // Whatever was typed while booting is lost.
-    while input.try_recv().is_ok() {}
+    boot(&dev, &mut s, &mut input, "power-on").await;
     let mut idle_at = idle_deadline(&mut s.rng);
     loop {
         let kernel_on = !dev.opts.quiet_kernel && s.logged_in();
@@ -139,8 +146,7 @@ pub async fn run(
                 let Some(chunk) = chunk else { return };
                 for b in chunk {
                     if s.feed(b).await == Action::Reboot {
-                        reboot(&dev, &mut s).await;
-                        while input.try_recv().is_ok() {}
+                        reboot(&dev, &mut s, &mut input).await;
                         break;
                     }
                 }
@@ -150,8 +156,7 @@ pub async fn run(
                 idle_at = idle_deadline(&mut s.rng);
             }
             Some(ConsoleCtl::Reboot) = ctl.recv() => {
-                reboot(&dev, &mut s).await;
-                while input.try_recv().is_ok() {}
+                reboot(&dev, &mut s, &mut input).await;
                 idle_at = idle_deadline(&mut s.rng);
             }
             _ = tokio::time::sleep_until(idle_at), if kernel_on => {
