@@ -134,9 +134,24 @@ fn broken_profile_names_file_line_and_field() {
 /// A port that spews garbage and never shows a prompt ends in a clear timeout error, quickly.
 #[test]
 fn hostile_console_ends_in_a_clear_timeout() {
+    use std::os::fd::AsRawFd;
+
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
     use nix::pty::openpty;
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.db");
+    ensure_inventory(&inventory);
     let pty = openpty(None, None).expect("openpty");
     let slave = nix::unistd::ttyname(&pty.slave).expect("ttyname");
+    // Non-blocking, so the spewer notices the stop flag even when nobody reads the other end any more.
+    let flags = OFlag::from_bits_truncate(
+        fcntl(pty.master.as_raw_fd(), FcntlArg::F_GETFL).expect("F_GETFL"),
+    );
+    fcntl(
+        pty.master.as_raw_fd(),
+        FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
+    )
+    .expect("F_SETFL");
     let mut master = std::fs::File::from(pty.master);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
@@ -147,16 +162,15 @@ fn hostile_console_ends_in_a_clear_timeout() {
             .map(|b| if b == b'#' || b == b'$' { 0 } else { b })
             .collect();
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            if master.write_all(&garbage).is_err() {
-                break;
+            match master.write(&garbage) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
             }
             std::thread::sleep(Duration::from_millis(5));
         }
     });
-    let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let inventory = dir.path().join("inventory.db");
-    ensure_inventory(&inventory);
     let output = temper(&inventory)
         .args(["commission", "--port"])
         .arg(&slave)
