@@ -135,6 +135,24 @@ pub enum CheckError {
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
+/// Opens a TCP connection within `limit`; a refusal or silence is [`CheckError::Unreachable`] naming `addr`.
+pub(crate) async fn connect_tcp(
+    addr: std::net::SocketAddr,
+    limit: std::time::Duration,
+) -> Result<tokio::net::TcpStream, CheckError> {
+    match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(CheckError::Unreachable {
+            addr,
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(CheckError::Unreachable {
+            addr,
+            reason: format!("no answer to the connect within {} ms", limit.as_millis()),
+        }),
+    }
+}
+
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

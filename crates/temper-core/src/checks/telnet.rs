@@ -15,7 +15,7 @@ use std::time::Duration;
 use regex::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use super::{shown, AuthOutcome, CheckError};
 use crate::Secret;
@@ -252,21 +252,7 @@ pub async fn telnet_login(
             what: "a credential with line breaks over telnet".into(),
         });
     }
-    let stream = match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            return Err(CheckError::Unreachable {
-                addr,
-                reason: e.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(CheckError::Unreachable {
-                addr,
-                reason: "no answer to the connect".into(),
-            })
-        }
-    };
+    let stream = super::connect_tcp(addr, CONNECT_TIMEOUT).await?;
     let patterns = [
         (login_prompt, Seen::Login),
         (password_prompt, Seen::Password),

@@ -226,17 +226,7 @@ async fn connect(
     config: Arc<ClientConfig>,
     name: ServerName<'static>,
 ) -> Result<Stream, TlsError> {
-    let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            return Err(CheckError::Unreachable {
-                addr,
-                reason: e.to_string(),
-            }
-            .into())
-        }
-        Err(_) => return Err(timeout(addr, "TCP connect", CONNECT_TIMEOUT)),
-    };
+    let tcp = super::connect_tcp(addr, CONNECT_TIMEOUT).await?;
     let connector = TlsConnector::from(config);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(name, tcp)).await {
         Ok(Ok(stream)) => Ok(stream),

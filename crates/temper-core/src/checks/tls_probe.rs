@@ -32,7 +32,6 @@ use std::time::Duration;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::{shown, CheckError};
 
@@ -161,13 +160,7 @@ async fn probe_one(addr: SocketAddr, version: u16) -> Result<OldAnswer, CheckErr
         expected: expected.to_string(),
         waited_ms,
     };
-    let mut stream = tokio::time::timeout(PROBE_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| timeout("TCP connect"))?
-        .map_err(|e| CheckError::Unreachable {
-            addr,
-            reason: e.to_string(),
-        })?;
+    let mut stream = super::connect_tcp(addr, PROBE_TIMEOUT).await?;
     let mut random = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut random);
     let unix = u32::try_from(super::unix_now()).unwrap_or(u32::MAX);

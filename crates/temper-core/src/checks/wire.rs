@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use super::{shown, CheckError};
 
@@ -62,21 +62,7 @@ impl Conn {
         protocol: &'static str,
         limit: Duration,
     ) -> Result<Conn, CheckError> {
-        let stream = match timeout(limit, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                return Err(CheckError::Unreachable {
-                    addr,
-                    reason: e.to_string(),
-                })
-            }
-            Err(_) => {
-                return Err(CheckError::Unreachable {
-                    addr,
-                    reason: format!("no answer within {} ms", limit.as_millis()),
-                })
-            }
-        };
+        let stream = super::connect_tcp(addr, limit).await?;
         Ok(Conn {
             stream,
             buf: Vec::new(),
