@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::digest::{new_cnonce, select_digest, DigestChallenge, NoDigest};
-use super::wire::{Conn, Response};
+use super::wire::{Conn, Response, Transport};
 use super::{AuthOutcome, CheckError};
 use crate::Secret;
 
@@ -29,16 +29,19 @@ pub async fn http_digest_login(
     password: &Secret,
 ) -> Result<AuthOutcome, CheckError> {
     check_request_target(addr, path)?;
-    let host = addr.to_string();
-    let dialect = Dialect {
+    digest_login(addr, &http_dialect(addr, path), user, password).await
+}
+
+/// The `GET path HTTP/1.1` request both [`http_digest_login`] and HTTPS send.
+pub(crate) fn http_dialect(addr: SocketAddr, path: &str) -> Dialect {
+    Dialect {
         protocol: "HTTP",
         method: "GET",
         uri: path.to_string(),
         request_line_suffix: "HTTP/1.1",
-        headers: format!("Host: {host}\r\nUser-Agent: Temper\r\nAccept: */*\r\n"),
+        headers: format!("Host: {addr}\r\nUser-Agent: Temper\r\nAccept: */*\r\n"),
         cseq: false,
-    };
-    digest_login(addr, &dialect, user, password).await
+    }
 }
 
 /// How one protocol phrases the request Temper sends.
@@ -74,8 +77,19 @@ impl Dialect {
     }
 }
 
-/// The Digest dialogue shared by HTTP and RTSP.
+/// The Digest dialogue shared by HTTP and RTSP, over plain TCP.
 pub(crate) async fn digest_login(
+    addr: SocketAddr,
+    dialect: &Dialect,
+    user: &str,
+    password: &Secret,
+) -> Result<AuthOutcome, CheckError> {
+    digest_login_over(&Transport::Tcp, addr, dialect, user, password).await
+}
+
+/// The Digest dialogue over `transport`; a reconnect (the server closed the connection) goes the same way.
+pub(crate) async fn digest_login_over(
+    transport: &Transport,
     addr: SocketAddr,
     dialect: &Dialect,
     user: &str,
@@ -88,7 +102,7 @@ pub(crate) async fn digest_login(
         });
     }
     let mut cseq = 1;
-    let mut conn = Conn::connect(addr, dialect.protocol, CONNECT_TIMEOUT).await?;
+    let mut conn = Conn::connect_over(transport, addr, dialect.protocol, CONNECT_TIMEOUT).await?;
     let first = exchange(&mut conn, dialect, cseq, None).await?;
     let what = format!("{} {}", dialect.method, dialect.uri);
     if (200..400).contains(&first.status) {
@@ -114,7 +128,7 @@ pub(crate) async fn digest_login(
             &new_cnonce(),
         );
         if !conn.reusable {
-            conn = Conn::connect(addr, dialect.protocol, CONNECT_TIMEOUT).await?;
+            conn = Conn::connect_over(transport, addr, dialect.protocol, CONNECT_TIMEOUT).await?;
         }
         let answer = exchange(&mut conn, dialect, cseq, Some(&authorization)).await?;
         match answer.status {

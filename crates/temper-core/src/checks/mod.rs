@@ -6,6 +6,7 @@
 //! - [`http`], [`rtsp`], [`telnet`]: one credential trial against one service, with the service's own login.
 //!   HTTP and RTSP use Digest (a challenge-response: the password never crosses the network); Temper refuses to
 //!   send any credential in cleartext, except that [`telnet`] tries *known factory defaults* (never a new one).
+//! - [`https`]: the HTTP Digest login over TLS, sent only once the chain is proven against the station CA.
 //! - [`tls`], [`tls_probe`]: TLS from outside: a verified rustls handshake against the station CA, a read
 //!   of the certificate a device serves (factory certificates before hardening), and a hand-built TLS 1.0/1.1
 //!   ClientHello to prove old protocols are refused.
@@ -21,6 +22,7 @@ mod challenge;
 pub mod defaults;
 pub mod digest;
 pub mod http;
+pub mod https;
 pub mod kind;
 pub mod rtsp;
 pub mod scan;
@@ -35,8 +37,10 @@ mod wire;
 
 pub use defaults::{mirai_credentials, try_all, TrialResult};
 pub use http::http_digest_login;
+pub use https::https_digest_login;
 pub use kind::CheckKind;
 pub use rtsp::rtsp_digest_login;
+pub use rustls::pki_types::UnixTime;
 pub use scan::tcp_connect_scan;
 pub use ssdp::{ssdp_unicast_search, SsdpAnswer};
 pub use surface::{attack_surface, compare, Surface};
@@ -123,6 +127,15 @@ pub enum CheckError {
         addr: SocketAddr,
         /// What was open, e.g. `GET /` or `the telnet shell`.
         what: String,
+    },
+    /// The TLS connection was refused: the served chain does not lead to the station CA, names another
+    /// host or is out of date, or the handshake failed. Nothing was sent over it.
+    #[error("{addr}: TLS refused: {reason}; no credential was sent")]
+    Tls {
+        /// The service address.
+        addr: SocketAddr,
+        /// Why, e.g. `the device's certificate is refused: unknown issuer`.
+        reason: String,
     },
     /// The caller passed something that cannot go on the wire (the operator's or the profile's fault).
     #[error("{addr}: cannot send {what}")]

@@ -205,7 +205,7 @@ pub fn shared_certificates<'a>(
 }
 
 /// A client config (TLS 1.2 and 1.3, `ring`) with `verifier` deciding about the served chain.
-fn client_config(
+pub(crate) fn client_config(
     provider: Arc<CryptoProvider>,
     verifier: Arc<dyn ServerCertVerifier>,
 ) -> Result<Arc<ClientConfig>, TlsError> {
@@ -218,10 +218,10 @@ fn client_config(
     Ok(Arc::new(config))
 }
 
-type Stream = tokio_rustls::client::TlsStream<TcpStream>;
+pub(crate) type Stream = tokio_rustls::client::TlsStream<TcpStream>;
 
 /// TCP connect and TLS handshake, each under its timeout.
-async fn connect(
+pub(crate) async fn connect(
     addr: SocketAddr,
     config: Arc<ClientConfig>,
     name: ServerName<'static>,
@@ -270,7 +270,7 @@ fn describe_io(e: &std::io::Error) -> String {
 
 /// What [`Verifier`] proves about the served chain.
 #[derive(Debug)]
-enum Mode {
+pub(crate) enum Mode {
     /// Delegate to [`verify_served_chain`] with the station's CA, the injected clock and the key.
     Station {
         ca_pem: String,
@@ -284,7 +284,7 @@ enum Mode {
 /// A rustls verifier that keeps the served chain and the verdict; TLS signatures are always checked
 /// with the provider's algorithms.
 #[derive(Debug)]
-struct Verifier {
+pub(crate) struct Verifier {
     mode: Mode,
     provider: Arc<CryptoProvider>,
     chain: Mutex<Option<Vec<Vec<u8>>>>,
@@ -292,7 +292,7 @@ struct Verifier {
 }
 
 impl Verifier {
-    fn new(mode: Mode, provider: Arc<CryptoProvider>) -> Self {
+    pub(crate) fn new(mode: Mode, provider: Arc<CryptoProvider>) -> Self {
         Verifier {
             mode,
             provider,
@@ -305,7 +305,7 @@ impl Verifier {
         self.chain.lock().map(|mut c| c.take()).unwrap_or(None)
     }
 
-    fn take_outcome(&self) -> Option<Result<VerifiedPeer, VerifyError>> {
+    pub(crate) fn take_outcome(&self) -> Option<Result<VerifiedPeer, VerifyError>> {
         self.outcome.lock().map(|mut o| o.take()).unwrap_or(None)
     }
 

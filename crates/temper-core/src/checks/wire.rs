@@ -1,13 +1,14 @@
 //! A minimal HTTP/1.1 and RTSP/1.0 client connection: send a request, read one response head, read or skip
-//! its body. Sizes are bounded and every read has a deadline.
+//! its body. Sizes are bounded and every read has a deadline. The bytes go over plain TCP or, for HTTPS, over
+//! a TLS stream whose certificate was proven before the connection is handed out ([`Transport`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
 
+use super::https::StationTls;
 use super::{shown, CheckError};
 
 /// Largest response head (status line and headers).
@@ -42,9 +43,23 @@ impl Response {
     }
 }
 
-/// One TCP connection to an HTTP or RTSP service.
+/// A byte stream a [`Conn`] speaks over: a `TcpStream` or a TLS stream on one.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// How a [`Conn`] reaches its service; every (re)connect of a dialogue goes the same way.
+pub(crate) enum Transport {
+    /// Plain TCP (HTTP, RTSP).
+    Tcp,
+    /// TLS whose chain is verified against the station CA during the handshake, before any byte of a
+    /// request can be written.
+    Tls(StationTls),
+}
+
+/// One connection (plain TCP or TLS) to an HTTP or RTSP service.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     buf: Vec<u8>,
     addr: SocketAddr,
     /// `HTTP` or `RTSP`: the status line must start with `<protocol>/`.
@@ -56,13 +71,18 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Connects within `limit`.
-    pub(crate) async fn connect(
+    /// Connects over `transport`: TCP within `limit`; TLS under the TLS connect and handshake timeouts,
+    /// returning only once the served chain is proven.
+    pub(crate) async fn connect_over(
+        transport: &Transport,
         addr: SocketAddr,
         protocol: &'static str,
         limit: Duration,
     ) -> Result<Conn, CheckError> {
-        let stream = super::connect_tcp(addr, limit).await?;
+        let stream: Box<dyn Io> = match transport {
+            Transport::Tcp => Box::new(super::connect_tcp(addr, limit).await?),
+            Transport::Tls(tls) => Box::new(tls.connect(addr).await?),
+        };
         Ok(Conn {
             stream,
             buf: Vec::new(),
