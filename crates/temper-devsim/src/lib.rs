@@ -6,6 +6,9 @@
 //!
 //! Layout: generic pieces ([`pty`], [`state`], [`eventlog`], [`timing`]) and one module per model
 //! ([`ipcam`]). Another model (e.g. a Zephyr MCU sensor) adds a module and a [`Model`] variant.
+//!
+//! [`SimOptions::hostile`] makes a device misbehave on purpose (a CSR signed by a foreign key, a
+//! certificate install that lies, a clock that does not set, ...): see [`ipcam::hostile`].
 
 pub mod eventlog;
 pub mod ipcam;
@@ -18,6 +21,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub use eventlog::read_events;
+pub use ipcam::hostile::HostileMode;
 
 /// Errors of the simulator library.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +102,8 @@ pub struct SimOptions {
     pub quiet_kernel: bool,
     /// Append a text transcript of the console UART here (see [`transcript`]); `None`: no transcript.
     pub transcript: Option<PathBuf>,
+    /// Misbehaviours to show, in any order (duplicates are harmless); empty: an honest device.
+    pub hostile: Vec<HostileMode>,
 }
 
 impl SimOptions {
@@ -109,6 +115,7 @@ impl SimOptions {
             ip: None,
             quiet_kernel: false,
             transcript: None,
+            hostile: Vec::new(),
         }
     }
 }

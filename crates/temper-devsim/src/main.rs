@@ -1,5 +1,8 @@
 //! `temper-devsim run --model ipcam --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
-//! [--transcript FILE]`
+//! [--transcript FILE] [--hostile MODE]...`
+//!
+//! `--hostile` (repeatable) makes the device misbehave on purpose for the station's tests; the modes are
+//! listed in `temper-devsim run --help` and documented in `temper_devsim::ipcam::hostile`.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -7,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
-use temper_devsim::{Model, SimOptions, Simulator};
+use temper_devsim::{HostileMode, Model, SimOptions, Simulator};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +44,10 @@ enum Cmd {
         /// Append a text transcript of the console UART to FILE (secrets masked; see docs/benchmarks.md).
         #[arg(long, value_name = "FILE")]
         transcript: Option<PathBuf>,
+        /// Misbehave on purpose, for testing the station's checks (repeatable; modes combine). Each
+        /// misbehaviour is logged as {"event":"hostile","mode":MODE,...} in events.jsonl.
+        #[arg(long, value_name = "MODE", value_enum)]
+        hostile: Vec<HostileMode>,
     },
 }
 
@@ -59,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         ip,
         quiet_kernel,
         transcript,
+        hostile,
     } = cli.cmd;
     let model = Model::from_id(&model).ok_or_else(|| anyhow!("unknown model {model:?}"))?;
     if baud == 0 {
@@ -71,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         ip,
         quiet_kernel,
         transcript,
+        hostile,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

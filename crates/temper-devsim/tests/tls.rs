@@ -3,88 +3,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
-use common::{Console, Sim};
+use common::certs::{install, login_ready, pem_block, served_fingerprint, sh};
+use common::Sim;
 use temper_core::pki::{check_csr, CaKeyKind, CertPolicy, DeviceIdentity, StationCa};
 
 const FACTORY_FP: &str = "4e62912de781820e10742c9243b665ffeced1dc00621600d5a455749a6e0cc3c";
-
-/// Run a shell pipeline; (success, stdout + stderr).
-fn sh(script: &str) -> (bool, String) {
-    let out = Command::new("sh")
-        .args(["-c", script])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sh");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-/// SHA-256 fingerprint (lower-case hex) of the certificate served on ip:443, as openssl sees it.
-fn served_fingerprint(ip: &str) -> String {
-    let (ok, text) = sh(&format!(
-        "openssl s_client -connect {ip}:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
-    ));
-    assert!(ok, "s_client | x509: {text}");
-    let fp = text
-        .trim()
-        .rsplit('=')
-        .next()
-        .unwrap_or_default()
-        .replace(':', "")
-        .to_ascii_lowercase();
-    assert_eq!(fp.len(), 64, "{text}");
-    fp
-}
-
-/// The PEM block with `label` in console output (echo and kernel lines left out).
-fn pem_block(out: &str, label: &str) -> String {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let mut lines = Vec::new();
-    let mut inside = false;
-    for l in out.lines().map(|l| l.trim_end_matches('\r')) {
-        if l == begin {
-            inside = true;
-        }
-        if inside && !l.starts_with('[') {
-            lines.push(l);
-        }
-        if l == end && inside {
-            break;
-        }
-    }
-    assert!(
-        lines.last() == Some(&end.as_str()),
-        "no {label} block in {out:?}"
-    );
-    lines.join("\n") + "\n"
-}
-
-/// `certtool install`, the PEM lines, `EOF`; returns the output after `EOF`.
-async fn install(con: &mut Console, pem: &str) -> String {
-    con.send("certtool install\r").await;
-    con.expect("then a line EOF\r\n", common::secs(5)).await;
-    let mut typed = String::new();
-    for l in pem.lines() {
-        typed.push_str(l);
-        typed.push('\r');
-    }
-    con.send(&typed).await;
-    con.send("EOF\r").await;
-    con.expect("EOF\r\n", common::secs(30)).await;
-    con.expect_any(&["~# "], common::secs(10)).await
-}
-
-async fn login_ready(sim: &Sim) -> Console {
-    let mut con = sim.console().await;
-    con.wait_boot().await;
-    assert!(con.login("root", "xmhdipc").await);
-    con
-}
 
 fn ca() -> StationCa {
     StationCa::generate(CaKeyKind::EcdsaP256, "Test station CA", SystemTime::now()).unwrap()

@@ -6,6 +6,9 @@
 //! - `certtool install`: reads a PEM chain (leaf first) from the terminal until a line `EOF`; the leaf
 //!   must carry the device key. httpsd loads it the next time it starts.
 //! - `certtool show`: fingerprints of the served and the installed certificate.
+//!
+//! A simulator started with `--hostile csr-*` or `--hostile install-other-cert` bends `csr` and
+//! `install` on purpose: see [`super::hostile`].
 
 use std::io::Cursor;
 use std::net::IpAddr;
@@ -16,6 +19,7 @@ use serde_json::json;
 
 use super::clock::{iso, CLOCK_SANE_UNIX};
 use super::console::{Mode, Session};
+use super::hostile::{self, CsrRequest, HostileMode};
 use super::tls;
 use crate::state::{sha256_hex, InstalledChain};
 use crate::timing;
@@ -135,28 +139,47 @@ async fn csr(s: &mut Session, args: &[&str]) -> Vec<String> {
         return vec![NO_KEY.into()];
     };
     s.pause(timing::CERT_CSR_MS, "certtool-csr").await;
-    let pem = tls::key_pair(&key).and_then(|kp| {
+    let mut req = CsrRequest {
+        key,
+        challenge: Some(challenge.to_string()),
+        sans,
+        ca: false,
+    };
+    let pem = hostile::distort_csr(&s.dev, &mut req).and_then(|done| {
+        let kp = tls::key_pair(&req.key)?;
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, cn);
-        params.subject_alt_names = sans;
-        let attr = rcgen::Attribute {
-            oid: OID_CHALLENGE_PASSWORD,
-            values: challenge_values(challenge),
-        };
-        params
-            .serialize_request_with_attributes(&kp, vec![attr])
+        params.subject_alt_names = std::mem::take(&mut req.sans);
+        if req.ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let attrs = req
+            .challenge
+            .iter()
+            .map(|c| rcgen::Attribute {
+                oid: OID_CHALLENGE_PASSWORD,
+                values: challenge_values(c),
+            })
+            .collect();
+        let pem = params
+            .serialize_request_with_attributes(&kp, attrs)
             .and_then(|r| r.pem())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok((pem, done))
     });
     match pem {
-        Ok(pem) => {
-            s.dev.events.log(
-                "csr-issued",
-                json!({"challenge_sha256": sha256_hex(challenge)}),
-            );
+        Ok((pem, done)) => {
+            for (mode, fields) in done {
+                s.dev.log_hostile(mode, fields);
+            }
+            // What the request really carries.
+            let carried = req.challenge.as_deref().map(sha256_hex);
+            s.dev
+                .events
+                .log("csr-issued", json!({"challenge_sha256": carried}));
             pem.lines().map(str::to_string).collect()
         }
         Err(e) => {
@@ -277,15 +300,29 @@ fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refus
         tracing::error!("device key: {e}");
         ("key-unreadable", "ERR device key unreadable".to_string())
     })?;
-    let leaf_spki = x509_parser::parse_x509_certificate(&ders[0])
-        .map(|(_, c)| c.public_key().raw.to_vec())
-        .unwrap_or_default();
-    if leaf_spki != spki {
-        return Err((
-            "key-mismatch",
-            "ERR certificate does not match the device key".into(),
-        ));
-    }
+    let sent = tls::fingerprint(&ders[0]);
+    let ders = if s.dev.hostile(HostileMode::InstallOtherCert) {
+        // Nothing of what was sent is checked or kept.
+        let der = hostile::other_cert(&s.dev, &key).map_err(|e| {
+            tracing::error!("install-other-cert: {e}");
+            (
+                "hostile-failed",
+                "ERR cannot make the certificate".to_string(),
+            )
+        })?;
+        vec![der]
+    } else {
+        let leaf_spki = x509_parser::parse_x509_certificate(&ders[0])
+            .map(|(_, c)| c.public_key().raw.to_vec())
+            .unwrap_or_default();
+        if leaf_spki != spki {
+            return Err((
+                "key-mismatch",
+                "ERR certificate does not match the device key".into(),
+            ));
+        }
+        ders
+    };
     let mut out = Vec::new();
     let now = s.dev.now_unix();
     if now < CLOCK_SANE_UNIX {
@@ -310,7 +347,14 @@ fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refus
     s.dev
         .events
         .log("cert-installed", json!({"fingerprint": fingerprint}));
-    out.push(format!("OK installed {fingerprint}"));
+    if fingerprint != sent {
+        s.dev.log_hostile(
+            HostileMode::InstallOtherCert,
+            json!({"sent_fingerprint": sent, "stored_fingerprint": fingerprint}),
+        );
+    }
+    // The leaf that was sent: the stored one unless the device lies (install-other-cert).
+    out.push(format!("OK installed {sent}"));
     Ok(out)
 }
 

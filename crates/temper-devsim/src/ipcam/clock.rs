@@ -1,9 +1,12 @@
 //! The camera's clock and BusyBox `date`. The camera has no RTC: every boot starts at
 //! 1970-01-01T00:00:00Z plus the uptime, `date -s` sets it until the next boot. Always UTC.
+//! With `--hostile clock-stuck` `date -s` prints the requested time but leaves the clock alone
+//! (see [`super::hostile`]).
 
 use serde_json::json;
 
 use super::console::Session;
+use super::hostile::HostileMode;
 
 /// 2020-01-01T00:00:00Z: a device clock before this was evidently never set.
 pub const CLOCK_SANE_UNIX: i64 = 1_577_836_800;
@@ -206,6 +209,15 @@ pub fn date(s: &mut Session, user: &str, args: &[&str]) -> Vec<String> {
         };
         if user != "root" {
             return vec!["date: can't set date: Operation not permitted".into()];
+        }
+        if s.dev.hostile(HostileMode::ClockStuck) {
+            s.dev
+                .log_hostile(HostileMode::ClockStuck, json!({"unix": unix}));
+            // Answers with the time it was asked to set, as if it had worked.
+            return vec![match fmt {
+                Some(f) => strftime(f, unix),
+                None => busybox_date(unix),
+            }];
         }
         s.dev.set_clock(unix);
         s.dev.events.log("clock-set", json!({"unix": unix}));

@@ -1,11 +1,13 @@
 //! Simvision SV-IPC2100: an embedded-Linux IP camera with a BusyBox console on its UART and
-//! telnet, HTTP, HTTPS (rustls), RTSP and SSDP services on its (loopback) address.
+//! telnet, HTTP, HTTPS (rustls), RTSP and SSDP services on its (loopback) address. On request it
+//! misbehaves in the ways listed in [`hostile`].
 
 pub mod admin;
 pub mod boot;
 pub mod certtool;
 pub mod clock;
 pub mod console;
+pub mod hostile;
 pub mod net;
 pub mod shell;
 pub mod tls;

@@ -1,6 +1,8 @@
 //! Test helpers: spawn the simulator binary, talk to its port like a host, telnet, events.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
