@@ -41,8 +41,18 @@ fn ssdp_answers(ip: &str) -> bool {
     matches!(socket.recv_from(&mut buf), Ok((n, _)) if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"))
 }
 
-fn curl_digest(ip: &str, user: &str, password: &str) -> String {
-    let out = std::process::Command::new("curl")
+/// The HTTP status curl gets for `url` with Digest credentials; `cacert` verifies an https URL.
+fn curl_digest_at(
+    url: &str,
+    cacert: Option<&std::path::Path>,
+    user: &str,
+    password: &str,
+) -> String {
+    let mut cmd = std::process::Command::new("curl");
+    if let Some(ca) = cacert {
+        cmd.arg("--cacert").arg(ca);
+    }
+    let out = cmd
         .args([
             "-s",
             "-o",
@@ -55,10 +65,14 @@ fn curl_digest(ip: &str, user: &str, password: &str) -> String {
             "-u",
         ])
         .arg(format!("{user}:{password}"))
-        .arg(format!("http://{ip}/"))
+        .arg(url)
         .output()
         .expect("curl");
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn curl_digest(ip: &str, user: &str, password: &str) -> String {
+    curl_digest_at(&format!("http://{ip}/"), None, user, password)
 }
 
 fn seq_of(events: &[Value], event: &str, key: &str, value: &str) -> Option<u64> {
@@ -235,15 +249,29 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
         "generated passwords are at least 20 characters"
     );
     assert!(web.pending.is_none());
+    // The web admin moved to HTTPS with the device's own certificate; plain HTTP only redirects.
+    let ca = dir.path().join("station-ca.pem");
+    let exported = temper(&inventory)
+        .args(["ca", "export", "--out"])
+        .arg(&ca)
+        .output()
+        .unwrap();
+    assert!(exported.status.success(), "{}", describe(&exported));
+    let https = format!("https://{}/", sim.ip);
     assert_eq!(
-        curl_digest(&sim.ip, "admin", &web_password),
+        curl_digest_at(&https, Some(&ca), "admin", &web_password),
         "200",
-        "new web credential works"
+        "new web credential works over HTTPS, verified against the exported station CA"
     );
     assert_eq!(
-        curl_digest(&sim.ip, "admin", "admin"),
+        curl_digest_at(&https, Some(&ca), "admin", "admin"),
         "401",
         "factory web credential refused"
+    );
+    assert_eq!(
+        curl_digest(&sim.ip, "admin", &web_password),
+        "301",
+        "plain HTTP only redirects, even with the right credential"
     );
 
     let shell_password = credential(&inventory, &sim.serial, "shell-root")
@@ -276,8 +304,9 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
     // A power cycle keeps it so.
     let sim = sim.power_cycle();
     assert!(
-        wait_until(Duration::from_secs(10), || curl_digest(
-            &sim.ip,
+        wait_until(Duration::from_secs(10), || curl_digest_at(
+            &https,
+            Some(&ca),
             "admin",
             &web_password
         ) == "200"),
@@ -289,9 +318,14 @@ fn commissions_ipcam_end_to_end_and_survives_power_cycle() {
     );
     assert!(!ssdp_answers(&sim.ip), "SSDP stays silent after a restart");
     assert_eq!(
-        curl_digest(&sim.ip, "admin", &web_password),
+        curl_digest_at(&https, Some(&ca), "admin", &web_password),
         "200",
-        "new web credential survives a restart"
+        "new web credential and the device's certificate survive a restart"
+    );
+    assert_eq!(
+        curl_digest(&sim.ip, "admin", &web_password),
+        "301",
+        "plain HTTP still only redirects after a restart"
     );
 
     assert!(

@@ -27,3 +27,15 @@ impl FaultPoint {
         }
     }
 }
+
+/// Test clock: `TEMPER_TEST_CLOCK_OFFSET=<seconds>` moves the station's clock (certificate times, the device
+/// clock Temper sets, TLS verification) by that many seconds, so tests can reach expiry without waiting.
+/// A value that is not an integer is refused loudly rather than ignored.
+pub fn clock_offset() -> Result<i64, String> {
+    match std::env::var("TEMPER_TEST_CLOCK_OFFSET") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|_| format!("TEMPER_TEST_CLOCK_OFFSET={v:?} is not a number of seconds")),
+        _ => Ok(0),
+    }
+}

@@ -53,6 +53,9 @@ enum Command {
     /// The station CA: create, export, import, CRL.
     #[command(subcommand)]
     Ca(cmd::ca::Cmd),
+    /// Device certificates: renew, revoke, list.
+    #[command(subcommand)]
+    Cert(cmd::cert::Cmd),
     /// Check or list the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::Cmd),
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
             Command::Inventory(cmd) => cmd.run(&globals),
             Command::Audit(cmd) => cmd.run(&globals),
             Command::Ca(cmd) => cmd.run(&globals),
+            Command::Cert(cmd) => cmd.run(&globals).await,
             Command::Profile(cmd) => cmd.run(&globals),
             Command::Demo(cmd) => cmd.run(&globals).await,
         }

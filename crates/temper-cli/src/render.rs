@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use temper_core::event::{Event, StepOutcome};
+use temper_core::event::{CertStage, Event, StepOutcome};
 use temper_core::plan::Report;
 
 /// Renders one plan run's events.
@@ -64,6 +64,23 @@ impl Renderer {
             }
             Event::CredentialActive { store } => {
                 self.note(format!("{store}: confirmed and active"))
+            }
+            Event::Certificate { stage, fingerprint } => {
+                let what = match stage {
+                    CertStage::ClockSet => "device clock set",
+                    CertStage::KeyGenerated => "the device made its own key",
+                    CertStage::CsrChecked => "its certificate request passed every check",
+                    CertStage::Pending => "certificate signed and saved (pending)",
+                    CertStage::Installed => "installed on the device (fingerprint read back)",
+                    CertStage::Switched => "the TLS service switched to it",
+                    CertStage::Active => "verified from outside: active",
+                };
+                match fingerprint {
+                    Some(fp) => {
+                        self.note(format!("certificate: {what} [{}]", &fp[..16.min(fp.len())]))
+                    }
+                    None => self.note(format!("certificate: {what}")),
+                }
             }
             Event::Check(check) => {
                 let mark = if check.passed { "ok  " } else { "FAIL" };
@@ -209,6 +226,30 @@ pub fn report_text(report: &Report) -> String {
         ssdp(&report.surface_before),
         ssdp(&report.surface_after)
     ));
+    if let Some(cert) = &report.certificate {
+        let until = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(cert.not_after),
+        );
+        out.push_str(&format!(
+            "  certificate      {} ({}), valid until {until}\n",
+            cert.fingerprint, cert.state
+        ));
+        if let Some(ca) = &cert.ca_fingerprint {
+            out.push_str(&format!("  signed by        station CA {ca}\n"));
+        }
+        if let Some(factory) = &cert.factory_fingerprint {
+            let shared = if cert.factory_shared_with.is_empty() {
+                "no other unit in this inventory shipped with it".to_string()
+            } else {
+                format!(
+                    "SHARED FACTORY CERTIFICATE: also on units {}",
+                    cert.factory_shared_with.join(", ")
+                )
+            };
+            out.push_str(&format!("  factory cert     {factory} ({shared})\n"));
+        }
+        out.push('\n');
+    }
     out.push_str("  credentials (secrets stay in the encrypted inventory)\n");
     for c in &report.credentials {
         let state = match (c.rotated, c.pending) {
@@ -223,7 +264,7 @@ pub fn report_text(report: &Report) -> String {
     for c in &report.checks {
         let mark = if c.passed { "ok  " } else { "FAIL" };
         out.push_str(&format!(
-            "    {mark} {:<27} {:<38} {}\n",
+            "    {mark} {:<29} {:<38} {}\n",
             c.id, c.subject, c.detail
         ));
         if !guideline.iter().any(|(id, _)| *id == c.id) {
@@ -232,7 +273,7 @@ pub fn report_text(report: &Report) -> String {
     }
     out.push_str("\n  what each check proves\n");
     for (id, refs) in guideline {
-        out.push_str(&format!("    {id:<27} {refs}\n"));
+        out.push_str(&format!("    {id:<29} {refs}\n"));
     }
     out
 }

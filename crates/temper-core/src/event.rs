@@ -29,6 +29,8 @@ pub enum StepId {
     DefaultCredentialTrials,
     /// Stop and disable at boot the services the profile does not allow.
     DisableServices,
+    /// Set the device's clock, have it make a key and a CSR, sign it with the station CA, install and switch.
+    Certificate,
     /// Scan again from outside and compare with the baseline.
     Verify,
     /// Record the hardened state in the inventory.
@@ -37,13 +39,14 @@ pub enum StepId {
 
 impl StepId {
     /// All steps in plan order.
-    pub const ALL: [StepId; 8] = [
+    pub const ALL: [StepId; 9] = [
         StepId::Identify,
         StepId::Baseline,
         StepId::RotateCredentials,
         StepId::LockAccounts,
         StepId::DefaultCredentialTrials,
         StepId::DisableServices,
+        StepId::Certificate,
         StepId::Verify,
         StepId::Record,
     ];
@@ -57,6 +60,7 @@ impl StepId {
             StepId::LockAccounts => "lock-accounts",
             StepId::DefaultCredentialTrials => "default-credential-trials",
             StepId::DisableServices => "disable-services",
+            StepId::Certificate => "certificate",
             StepId::Verify => "verify",
             StepId::Record => "record",
         }
@@ -76,6 +80,7 @@ impl StepId {
             StepId::LockAccounts => "Locking extra accounts",
             StepId::DefaultCredentialTrials => "Trying default passwords against open services",
             StepId::DisableServices => "Closing services that are not needed",
+            StepId::Certificate => "Giving the device its own certificate",
             StepId::Verify => "Checking the result from outside",
             StepId::Record => "Recording the hardened state",
         }
@@ -95,6 +100,41 @@ pub enum StepOutcome {
         /// What failed, for people.
         message: String,
     },
+}
+
+/// The stages of the certificate step, in order. Each event is emitted only after its fact is true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertStage {
+    /// The device's clock was set and read back.
+    ClockSet,
+    /// The device made a new private key (it never leaves the device).
+    KeyGenerated,
+    /// The device's CSR passed every check (signature, key, challenge, names).
+    CsrChecked,
+    /// The signed certificate is durably in the inventory as pending; nothing was sent yet.
+    Pending,
+    /// The device installed it and read back its fingerprint.
+    Installed,
+    /// The TLS service was switched to it.
+    Switched,
+    /// Verified from outside and marked active in the inventory.
+    Active,
+}
+
+impl CertStage {
+    /// Stable kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertStage::ClockSet => "clock-set",
+            CertStage::KeyGenerated => "key-generated",
+            CertStage::CsrChecked => "csr-checked",
+            CertStage::Pending => "pending",
+            CertStage::Installed => "installed",
+            CertStage::Switched => "switched",
+            CertStage::Active => "active",
+        }
+    }
 }
 
 /// A progress event. See the module docs for the order.
@@ -157,6 +197,13 @@ pub enum Event {
         /// Credential store id.
         store: String,
     },
+    /// A stage of the certificate step is done (see [`CertStage`]); the fingerprint once there is a certificate.
+    Certificate {
+        /// The stage just completed.
+        stage: CertStage,
+        /// SHA-256 of the certificate (lower-case hex), from [`CertStage::Pending`] on.
+        fingerprint: Option<String>,
+    },
     /// An outside check finished.
     Check(CheckRecord),
     /// A step ended.
@@ -187,6 +234,7 @@ impl Event {
             Event::CredentialSent { store } => format!("credential-sent:{store}"),
             Event::CredentialAccepted { store } => format!("credential-accepted:{store}"),
             Event::CredentialActive { store } => format!("credential-active:{store}"),
+            Event::Certificate { stage, .. } => format!("certificate:{}", stage.as_str()),
             Event::Check(c) => format!("check:{}", c.id),
             Event::StepFinished { step, .. } => format!("step-finished:{}", step.as_str()),
             Event::PlanFinished { .. } => "plan-finished".into(),

@@ -54,6 +54,8 @@ impl Cmd {
             address: self.address,
             control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
             site: self.site,
+            clock_offset_secs: crate::fault::clock_offset()
+                .map_err(|e| Failure::new(exit::USAGE, e))?,
         };
         let fault = FaultPoint::from_env();
         let mut renderer = Renderer::new(globals.json);

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod ca;
+pub mod cert;
 pub mod commission;
 pub mod demo;
 pub mod inventory;

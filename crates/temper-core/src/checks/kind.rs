@@ -53,11 +53,14 @@ pub enum CheckKind {
     /// No other unit of the model serves the same certificate; failing means a "shared factory
     /// certificate" (`factory-certificate-unique`).
     FactoryCertificateUnique,
+    /// Plain HTTP no longer accepts the web admin's credential: it redirects to HTTPS or is closed
+    /// (`plain-http-credential-refused`).
+    PlainHttpCredentialRefused,
 }
 
 impl CheckKind {
     /// Every check kind, in catalogue order.
-    pub const ALL: [CheckKind; 12] = [
+    pub const ALL: [CheckKind; 13] = [
         CheckKind::DefaultCredentialRefused,
         CheckKind::NewCredentialAccepted,
         CheckKind::CredentialStrength,
@@ -70,6 +73,7 @@ impl CheckKind {
         CheckKind::TlsChainVerified,
         CheckKind::TlsOldProtocolsRefused,
         CheckKind::FactoryCertificateUnique,
+        CheckKind::PlainHttpCredentialRefused,
     ];
 
     /// The stable kebab-case id, as stored in [`CheckRecord::id`].
@@ -87,6 +91,7 @@ impl CheckKind {
             CheckKind::TlsChainVerified => "tls-chain-verified",
             CheckKind::TlsOldProtocolsRefused => "tls-old-protocols-refused",
             CheckKind::FactoryCertificateUnique => "factory-certificate-unique",
+            CheckKind::PlainHttpCredentialRefused => "plain-http-credential-refused",
         }
     }
 
@@ -127,6 +132,11 @@ impl CheckKind {
             CheckKind::TlsChainVerified
             | CheckKind::TlsOldProtocolsRefused
             | CheckKind::FactoryCertificateUnique => &[CERT_TRANSPORT, ETSI_CRYPTO_COMMS],
+            // A credential that still works over plain HTTP can be sniffed or relayed; the admin must
+            // require the encrypted transport.
+            CheckKind::PlainHttpCredentialRefused => {
+                &[CERT_TRANSPORT, CERT_AUTH, ETSI_CRYPTO_COMMS]
+            }
         };
         refs.iter().map(|r| r.to_string()).collect()
     }

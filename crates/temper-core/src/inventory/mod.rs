@@ -119,6 +119,8 @@ pub enum CertState {
     Active,
     /// Revoked (listed in the CRL).
     Revoked,
+    /// Replaced by a newer certificate, or a pending one the device could no longer take (its key changed).
+    Superseded,
 }
 
 impl CertState {
@@ -128,14 +130,20 @@ impl CertState {
             CertState::Pending => "pending",
             CertState::Active => "active",
             CertState::Revoked => "revoked",
+            CertState::Superseded => "superseded",
         }
     }
 
     /// Parses [`CertState::as_str`] output.
     pub fn parse(name: &str) -> Option<CertState> {
-        [CertState::Pending, CertState::Active, CertState::Revoked]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        [
+            CertState::Pending,
+            CertState::Active,
+            CertState::Revoked,
+            CertState::Superseded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
     }
 }
 

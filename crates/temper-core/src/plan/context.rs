@@ -37,6 +37,8 @@ pub(crate) struct Run<'i, 'e> {
     /// Checks made in this run, with their phase (`rotation`, `trials`, `verify`...).
     pub checks: Vec<(String, CheckRecord)>,
     pub steps: Vec<StepSummary>,
+    /// Seconds added to the system clock for every certificate time and the device's clock (tests move it).
+    pub clock_offset_secs: i64,
     current_step: Option<StepId>,
 }
 
@@ -53,8 +55,28 @@ impl<'i, 'e> Run<'i, 'e> {
             console_password: opened.console_password,
             checks: Vec::new(),
             steps: Vec::new(),
+            clock_offset_secs: 0,
             current_step: None,
         }
+    }
+
+    /// The station's time: the system clock moved by [`Run::clock_offset_secs`].
+    pub fn station_now(&self) -> SystemTime {
+        let offset = std::time::Duration::from_secs(self.clock_offset_secs.unsigned_abs());
+        if self.clock_offset_secs >= 0 {
+            SystemTime::now() + offset
+        } else {
+            SystemTime::now() - offset
+        }
+    }
+
+    /// [`Run::station_now`] as rustls wants it.
+    pub fn station_unix_time(&self) -> rustls::pki_types::UnixTime {
+        rustls::pki_types::UnixTime::since_unix_epoch(
+            self.station_now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+        )
     }
 
     /// Starts a step: emits `StepStarted`.
@@ -172,7 +194,44 @@ impl<'i, 'e> Run<'i, 'e> {
             checks: self.checks.iter().map(|(_, c)| c.clone()).collect(),
             surface_before: baseline,
             surface_after: after,
+            certificate: self.certificate_summary()?,
         })
+    }
+
+    fn certificate_summary(&self) -> Result<Option<super::CertificateSummary>, PlanError> {
+        use crate::inventory::CertState;
+        let serial = &self.device.serial;
+        let certs = self.inventory.device_certs(serial)?;
+        let newest = |state: CertState| certs.iter().rev().find(|c| c.state == state);
+        let Some(cert) = newest(CertState::Active).or_else(|| newest(CertState::Pending)) else {
+            return Ok(None);
+        };
+        let ca_fingerprint = self.inventory.station_ca()?.and_then(|ca| {
+            rustls::pki_types::pem::PemObject::from_pem_slice(ca.cert_pem.as_bytes())
+                .ok()
+                .map(|der: rustls::pki_types::CertificateDer<'_>| {
+                    crate::pki::fingerprint_sha256(&der)
+                })
+        });
+        let factory = self.inventory.document(serial, "factory-certificate")?;
+        let factory_fingerprint = factory
+            .as_ref()
+            .and_then(|f| f["fingerprint"].as_str().map(str::to_string));
+        let factory_shared_with = factory
+            .as_ref()
+            .and_then(|f| f["shared_with"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        Ok(Some(super::CertificateSummary {
+            fingerprint: cert.fingerprint.clone(),
+            state: cert.state.as_str().to_string(),
+            not_after: cert.not_after,
+            ca_fingerprint,
+            factory_fingerprint,
+            factory_shared_with,
+        }))
     }
 }
 

@@ -30,6 +30,25 @@ pub enum PlanError {
         /// What to do.
         help: String,
     },
+    /// The device's CSR was refused (wrong key, no or stale challenge, asks for CA:TRUE or foreign names...).
+    #[error("the device's certificate request was refused: {0}. Nothing was signed; check the device firmware")]
+    CsrRefused(String),
+    /// The station CA could not sign or be read.
+    #[error("station CA: {0}")]
+    Pki(String),
+    /// The device on the port is not the one the operator named.
+    #[error("the device on {port} is {found}, not {expected}: plug in {expected}, or name the device that is there")]
+    WrongDevice {
+        /// The serial asked for.
+        expected: String,
+        /// The serial found.
+        found: String,
+        /// The port.
+        port: String,
+    },
+    /// Renewal of a device that was never commissioned.
+    #[error("device {0} has not been commissioned: run `temper commission` first")]
+    NotCommissioned(String),
     /// The profile lacks something this device needs.
     #[error("the profile {profile} cannot do this: {message}")]
     ProfileIncomplete {

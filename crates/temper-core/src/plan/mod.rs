@@ -11,13 +11,15 @@
 
 mod context;
 mod error;
+mod renew;
 mod report;
 mod steps;
 
 use std::net::IpAddr;
 
 pub use error::PlanError;
-pub use report::{CredentialSummary, Report, StepSummary};
+pub use renew::{renew_certificate, RenewOptions, RENEW_STEPS};
+pub use report::{CertificateSummary, CredentialSummary, Report, StepSummary};
 
 use crate::event::{Event, EventSink, StepId};
 use crate::inventory::audit::{AuditAction, NewAuditEvent};
@@ -39,6 +41,9 @@ pub struct CommissionOptions {
     pub control_address: IpAddr,
     /// An optional site label recorded with the device (no other personal data is stored).
     pub site: Option<String>,
+    /// Seconds added to the system clock for certificate times, the device's clock and TLS verification.
+    /// 0 in real use; tests move the station's clock with it (renewal before expiry, for example).
+    pub clock_offset_secs: i64,
 }
 
 impl CommissionOptions {
@@ -61,6 +66,7 @@ pub async fn commission(
         steps: StepId::ALL.to_vec(),
     });
     let mut run = steps::identify::run(link, &options, inventory, events).await?;
+    run.clock_offset_secs = options.clock_offset_secs;
     let result = run_remaining(&mut run, &options).await;
     if let Err(error) = &result {
         let serial = run.device.serial.clone();
@@ -99,6 +105,9 @@ async fn run_remaining(
     run.begin(StepId::DisableServices);
     let outcome = steps::services::run(run).await;
     run.end(StepId::DisableServices, outcome)?;
+    run.begin(StepId::Certificate);
+    let outcome = steps::certificate::run(run, steps::certificate::Purpose::Commission).await;
+    run.end(StepId::Certificate, outcome)?;
     run.begin(StepId::Verify);
     let outcome = steps::verify::run(run, control).await;
     run.end(StepId::Verify, outcome)?;

@@ -31,6 +31,25 @@ pub struct Report {
     pub surface_before: Option<serde_json::Value>,
     /// The attack surface after hardening.
     pub surface_after: Option<serde_json::Value>,
+    /// The device's certificate, when its profile gives it one.
+    pub certificate: Option<CertificateSummary>,
+}
+
+/// The device's own certificate and the factory one it replaced. Public data only.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateSummary {
+    /// SHA-256 of the newest active (or, if none, pending) certificate.
+    pub fingerprint: String,
+    /// Its state: `active` or `pending`.
+    pub state: String,
+    /// Its notAfter (Unix seconds).
+    pub not_after: u64,
+    /// SHA-256 of the station CA certificate that signed it.
+    pub ca_fingerprint: Option<String>,
+    /// SHA-256 of the certificate the device served from the factory, if it served one.
+    pub factory_fingerprint: Option<String>,
+    /// Other units in this inventory that shipped with the same factory certificate.
+    pub factory_shared_with: Vec<String>,
 }
 
 /// One step and its outcome.

@@ -23,6 +23,7 @@ pub(crate) fn build(
     source_path: &Path,
     source_hash: String,
 ) -> Result<Profile, Issue> {
+    let (clock, certificate) = super::certificate::build(&raw)?;
     let recognition = recognition(&raw)?;
     let console = console(&raw)?;
     let address = AddressSpec {
@@ -71,6 +72,8 @@ pub(crate) fn build(
             .trial_concurrency
             .as_ref()
             .map_or(DEFAULT_TRIAL_CONCURRENCY, |n| usize::from(*n.get_ref())),
+        clock,
+        certificate,
         extra_udp_ports: raw
             .checks
             .extra_udp_ports

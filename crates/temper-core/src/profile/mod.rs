@@ -12,6 +12,7 @@
 //! [`json_schema`] describes the file format for editors (`provisioning-profiles/profile.schema.json`).
 
 mod build;
+mod certificate;
 mod error;
 mod locate;
 mod model;
@@ -24,6 +25,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use certificate::{
+    render_csr_command, CertificateSpec, ClockSpec, PlainHttpAfter, PlainHttpSpec,
+};
 pub use error::{Location, ProfileError, ProfileErrorKind};
 pub use model::{
     Accounts, AddressSpec, Confirm, CredentialKind, CredentialStore, DialogTemplate, Driver,
@@ -69,6 +73,10 @@ pub struct Profile {
     pub extra_udp_ports: Vec<u16>,
     /// Default-credential trials in flight at once against one service.
     pub trial_concurrency: usize,
+    /// How the device's clock is set, when the profile says.
+    pub clock: Option<ClockSpec>,
+    /// Per-device certificate handling, when the model serves or uses TLS.
+    pub certificate: Option<CertificateSpec>,
 }
 
 /// Trials in flight at once when a profile does not say.

@@ -29,6 +29,10 @@ pub(crate) struct RawProfile {
     #[schemars(with = "Vec<RawService>")]
     pub services: Vec<Spanned<RawService>>,
     pub checks: RawChecks,
+    /// How the device's clock is set (required with [certificate]).
+    pub clock: Option<super::certificate::RawClock>,
+    /// Per-device certificates: on-device key, CSR, install, and the station's policy.
+    pub certificate: Option<super::certificate::RawCertificate>,
 }
 
 /// Who the profile is for.

@@ -82,11 +82,15 @@ pub enum AuditAction {
     CertificateIssued,
     /// A certificate revocation list was written.
     CrlIssued,
+    /// A device certificate was verified as served and became the device's active one.
+    CertificateActivated,
+    /// A device certificate was revoked (it goes on the next CRL).
+    CertificateRevoked,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::InventoryCreated,
         Self::Unlocked,
         Self::FailedUnlock,
@@ -103,6 +107,8 @@ impl AuditAction {
         Self::CaImported,
         Self::CertificateIssued,
         Self::CrlIssued,
+        Self::CertificateActivated,
+        Self::CertificateRevoked,
     ];
 
     /// Stable kebab-case name, as stored, hashed and shown.
@@ -124,6 +130,8 @@ impl AuditAction {
             Self::CaImported => "ca-imported",
             Self::CertificateIssued => "certificate-issued",
             Self::CrlIssued => "crl-issued",
+            Self::CertificateActivated => "certificate-activated",
+            Self::CertificateRevoked => "certificate-revoked",
         }
     }
 

@@ -61,19 +61,31 @@ impl SqlCipherInventory {
         serial: &str,
         cert: &DeviceCertRecord,
     ) -> Result<(), InventoryError> {
-        let known: bool = self
+        let before: Option<String> = self
             .conn
             .query_row(
-                "SELECT 1 FROM device_certs WHERE serial = ?1 AND fingerprint = ?2",
+                "SELECT state FROM device_certs WHERE serial = ?1 AND fingerprint = ?2",
                 [serial, &cert.fingerprint],
-                |_| Ok(()),
+                |r| r.get(0),
             )
-            .optional()?
-            .is_some();
-        let event = (!known).then(|| {
-            NewAuditEvent::new(&self.actor, AuditAction::CertificateIssued)
+            .optional()?;
+        let detail =
+            serde_json::json!({ "fingerprint": cert.fingerprint, "not_after": cert.not_after });
+        let changed_to =
+            |state: CertState| cert.state == state && before.as_deref() != Some(state.as_str());
+        let action = if before.is_none() {
+            Some(AuditAction::CertificateIssued)
+        } else if changed_to(CertState::Active) {
+            Some(AuditAction::CertificateActivated)
+        } else if changed_to(CertState::Revoked) {
+            Some(AuditAction::CertificateRevoked)
+        } else {
+            None
+        };
+        let event = action.map(|a| {
+            NewAuditEvent::new(&self.actor, a)
                 .device(serial)
-                .detail(serde_json::json!({ "fingerprint": cert.fingerprint, "not_after": cert.not_after }))
+                .detail(detail)
         });
         self.write_for(serial, event, |tx, now, _| {
             tx.execute(

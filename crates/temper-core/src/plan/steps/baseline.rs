@@ -45,8 +45,53 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, control: IpAddr) -> Result<StepOu
     }
     let mut document = serde_json::to_value(&surface).unwrap_or_default();
     document["factory_defaults"] = json!(defaults);
+    document["factory_certificate"] = factory_certificate(run, &surface).await;
     run.inventory.put_document(&serial, "baseline", &document)?;
     Ok(StepOutcome::Done)
+}
+
+/// The certificate the device serves before hardening (fingerprint, subject, expiry), read without trusting
+/// it; `null` when the profile has no certificate section or the TLS port is closed.
+async fn factory_certificate(run: &mut Run<'_, '_>, surface: &Surface) -> serde_json::Value {
+    let Some(port) = run
+        .profile
+        .certificate
+        .as_ref()
+        .and_then(|c| run.profile.service(&c.service))
+        .map(|s| s.port)
+    else {
+        return serde_json::Value::Null;
+    };
+    if !surface.tcp_open.contains(&port) {
+        return serde_json::Value::Null;
+    }
+    let addr = std::net::SocketAddr::new(run.address, port);
+    match crate::checks::served_certificate(addr).await {
+        Ok(cert) => {
+            run.progress(
+                format!(
+                    "{addr} serves factory certificate {} ({})",
+                    &cert.fingerprint_sha256[..16],
+                    cert.subject
+                ),
+                None,
+                None,
+            );
+            json!({
+                "fingerprint": cert.fingerprint_sha256,
+                "subject": cert.subject,
+                "not_after": humantime::format_rfc3339_seconds(cert.not_after).to_string(),
+            })
+        }
+        Err(e) => {
+            run.progress(
+                format!("could not read the factory certificate: {e}"),
+                None,
+                None,
+            );
+            serde_json::Value::Null
+        }
+    }
 }
 
 /// A full outside scan with progress events.

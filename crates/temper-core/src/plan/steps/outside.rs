@@ -2,7 +2,12 @@
 
 use std::net::SocketAddr;
 
-use crate::checks::{http_digest_login, rtsp_digest_login, telnet_login, AuthOutcome, CheckError};
+use crate::checks::{
+    http_digest_login, https_digest_login, rtsp_digest_login, telnet_login, AuthOutcome,
+    CheckError, UnixTime,
+};
+use crate::inventory::CertState;
+use crate::pki::ServerName;
 use crate::plan::context::Run;
 use crate::plan::PlanError;
 use crate::profile::{Confirm, CredentialStore, Profile, ServiceSpec};
@@ -13,6 +18,13 @@ use crate::Secret;
 pub(crate) enum Trial {
     /// HTTP Digest against `path`.
     Http { addr: SocketAddr, path: String },
+    /// HTTP Digest over TLS, the chain verified against the station CA before anything is sent.
+    Https {
+        addr: SocketAddr,
+        path: String,
+        ca_pem: String,
+        now: UnixTime,
+    },
     /// RTSP Digest DESCRIBE of `path`.
     Rtsp { addr: SocketAddr, path: String },
     /// A telnet login. Cleartext: used only to try known factory defaults, never a new credential.
@@ -21,7 +33,13 @@ pub(crate) enum Trial {
 
 impl Trial {
     /// The trial for `store`'s own confirmation method (challenge-response only), if it has one.
+    ///
+    /// The web admin moves to HTTPS once the device serves its own certificate (the profile's
+    /// `certificate.plain_http`): from then on its store is tried there, against the station CA.
     pub fn confirm_for(run: &Run<'_, '_>, store: &CredentialStore) -> Option<Trial> {
+        if let Some(trial) = Self::https_for(run, store) {
+            return Some(trial);
+        }
         match &store.confirm {
             Confirm::HttpDigest { port, path } => Some(Trial::Http {
                 addr: SocketAddr::new(run.address, *port),
@@ -33,6 +51,24 @@ impl Trial {
             }),
             Confirm::ConsoleLogin => None,
         }
+    }
+
+    fn https_for(run: &Run<'_, '_>, store: &CredentialStore) -> Option<Trial> {
+        let spec = run.profile.certificate.as_ref()?;
+        let http = spec
+            .plain_http
+            .as_ref()
+            .filter(|h| h.credential == store.id)?;
+        let port = run.profile.service(&spec.service)?.port;
+        let certs = run.inventory.device_certs(&run.device.serial).ok()?;
+        certs.iter().find(|c| c.state == CertState::Active)?;
+        let ca = run.inventory.station_ca().ok()??;
+        Some(Trial::Https {
+            addr: SocketAddr::new(run.address, port),
+            path: http.path.clone(),
+            ca_pem: ca.cert_pem,
+            now: run.station_unix_time(),
+        })
     }
 
     /// The trial of default credentials against the network service that `store` guards.
@@ -65,6 +101,15 @@ impl Trial {
     ) -> Result<AuthOutcome, CheckError> {
         match self {
             Trial::Http { addr, path } => http_digest_login(*addr, path, user, secret).await,
+            Trial::Https {
+                addr,
+                path,
+                ca_pem,
+                now,
+            } => {
+                let name = ServerName::IpAddress(addr.ip().into());
+                https_digest_login(*addr, path, user, secret, ca_pem, name, *now).await
+            }
             Trial::Rtsp { addr, path } => rtsp_digest_login(*addr, path, user, secret).await,
             Trial::Telnet { addr } => {
                 let c = &profile.console;
@@ -85,7 +130,10 @@ impl Trial {
     /// The service address.
     pub fn addr(&self) -> SocketAddr {
         match self {
-            Trial::Http { addr, .. } | Trial::Rtsp { addr, .. } | Trial::Telnet { addr } => *addr,
+            Trial::Http { addr, .. }
+            | Trial::Https { addr, .. }
+            | Trial::Rtsp { addr, .. }
+            | Trial::Telnet { addr } => *addr,
         }
     }
 
@@ -93,6 +141,7 @@ impl Trial {
     pub fn protocol(&self) -> &'static str {
         match self {
             Trial::Http { .. } => "HTTP Digest",
+            Trial::Https { .. } => "HTTPS Digest (station CA)",
             Trial::Rtsp { .. } => "RTSP Digest",
             Trial::Telnet { .. } => "telnet",
         }

@@ -84,5 +84,6 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, control: IpAddr) -> Result<StepOu
             ),
         )?;
     }
+    super::verify_tls::run(run).await?;
     Ok(StepOutcome::Done)
 }

@@ -41,7 +41,8 @@ pub(crate) fn validate(raw: &RawProfile) -> Result<(), Issue> {
     ensure_credential_services_exist(raw)?;
     check_accounts(&raw.accounts)?;
     check_extra_udp_ports(raw)?;
-    check_trial_concurrency(raw)
+    check_trial_concurrency(raw)?;
+    super::certificate::check(raw)
 }
 
 /// Most default-credential trials a profile may run at once against one service.

@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod error;
 mod escapes;
+mod input;
 mod screen;
 mod session;
 

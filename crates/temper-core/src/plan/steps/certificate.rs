@@ -1,0 +1,406 @@
+//! Certificate: set the device's clock → the device makes a key → it prints a CSR carrying a fresh challenge →
+//! the CSR is checked → the station CA signs the CSR's key under the profile's policy → the certificate is
+//! committed to the inventory as pending → installed (fingerprint read back) → the TLS service switched to it
+//! → verified from outside → marked active.
+//!
+//! Resumable at every point: a pending certificate in the inventory is looked for on the device (served,
+//! installed, or installable with the device's current key) before a new key is made. The device's private
+//! key never leaves the device; only public data (CSR key, certificate) passes through Temper.
+
+use std::net::SocketAddr;
+
+use rand::RngCore;
+
+use crate::checks::tls_handshake;
+use crate::event::{CertStage, Event, StepOutcome};
+use crate::inventory::{CertState, DeviceCertRecord, StationCaRecord};
+use crate::pki::{self, check_csr, DeviceIdentity, ServerName, StationCa};
+use crate::plan::context::Run;
+use crate::plan::PlanError;
+use crate::profile::{render_csr_command, CertificateSpec};
+
+use super::station::{self, DeviceCerts};
+
+/// Why the certificate step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Commissioning: issue a certificate unless an active one is served already.
+    Commission,
+    /// Renewal: issue a new one even though the active one is served.
+    Renew,
+}
+
+pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepOutcome, PlanError> {
+    let Some(spec) = run.profile.certificate.clone() else {
+        run.progress(
+            "this model has no certificate section in its profile",
+            None,
+            None,
+        );
+        return Ok(StepOutcome::AlreadyDone);
+    };
+    let ca = ensure_station_ca(run)?;
+    let status = station::device_status(run, &spec).await?;
+    let certs = DeviceCerts::load(run)?;
+
+    if let Some(pending) = certs.pending.clone() {
+        if resume_pending(run, &spec, &ca, &pending, &status).await? {
+            plain_http(run, &spec).await?;
+            return Ok(StepOutcome::Done);
+        }
+    }
+    let served_active = certs
+        .active
+        .as_ref()
+        .filter(|a| status.serving.as_deref() == Some(a.fingerprint.as_str()));
+    if purpose == Purpose::Commission && served_active.is_some() {
+        let changed = plain_http(run, &spec).await?;
+        return Ok(if changed {
+            StepOutcome::Done
+        } else {
+            StepOutcome::AlreadyDone
+        });
+    }
+    if served_active.is_some() && spec.slots == 1 {
+        run.progress(
+            format!(
+                "this model has one certificate slot: {} is down for a moment while it switches to the new certificate",
+                spec.service
+            ),
+            None,
+            None,
+        );
+    }
+    let pending = issue(run, &spec, &ca).await?;
+    install_and_switch(run, &spec, &ca, &pending).await?;
+    plain_http(run, &spec).await?;
+    Ok(StepOutcome::Done)
+}
+
+/// The station CA from the inventory; made (ECDSA P-256) and stored on first use, so a newcomer's first
+/// commissioning needs no `temper ca init`.
+fn ensure_station_ca(run: &mut Run<'_, '_>) -> Result<StationCaRecord, PlanError> {
+    if let Some(record) = run.inventory.station_ca()? {
+        return Ok(record);
+    }
+    let ca = StationCa::generate(
+        pki::CaKeyKind::EcdsaP256,
+        "Temper station CA",
+        run.station_now(),
+    )
+    .map_err(|e| PlanError::Pki(e.to_string()))?;
+    let record = StationCaRecord {
+        cert_pem: ca.cert_pem().to_string(),
+        key_pem: ca.key_pem(),
+        kind: "ecdsa-p256".into(),
+        imported: false,
+        created_at: 0,
+    };
+    run.inventory.put_station_ca(&record)?;
+    run.progress(
+        format!(
+            "made this station's CA (fingerprint {}); export it with `temper ca export`",
+            pki::fingerprint_sha256(ca.cert_der())
+        ),
+        None,
+        None,
+    );
+    Ok(record)
+}
+
+/// Carries a pending certificate from an interrupted run to the end. False when the device can no longer
+/// take it (its key changed): the pending certificate is then superseded and a new one issued.
+async fn resume_pending(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+    ca: &StationCaRecord,
+    pending: &DeviceCertRecord,
+    status: &station::DeviceStatus,
+) -> Result<bool, PlanError> {
+    let fp = pending.fingerprint.as_str();
+    if status.serving.as_deref() == Some(fp) {
+        run.progress(
+            "the device already serves the pending certificate",
+            None,
+            None,
+        );
+        confirm(run, spec, ca, pending).await?;
+        return Ok(true);
+    }
+    if status.installed.as_deref() == Some(fp) {
+        run.progress(
+            "the pending certificate is installed; switching to it",
+            None,
+            None,
+        );
+        switch(run, spec, pending).await?;
+        confirm(run, spec, ca, pending).await?;
+        return Ok(true);
+    }
+    run.progress(
+        "installing the pending certificate from the last run",
+        None,
+        None,
+    );
+    match install(run, spec, ca, pending).await {
+        Ok(()) => {
+            switch(run, spec, pending).await?;
+            confirm(run, spec, ca, pending).await?;
+            Ok(true)
+        }
+        Err(PlanError::DeviceMisbehaved(why)) => {
+            run.progress(
+                format!(
+                    "the device cannot take the pending certificate ({why}); issuing a new one"
+                ),
+                None,
+                None,
+            );
+            station::set_cert_state(run, pending, CertState::Superseded)?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Clock, key, CSR, checks, signature; the certificate is durably pending when this returns.
+async fn issue(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+    ca_record: &StationCaRecord,
+) -> Result<DeviceCertRecord, PlanError> {
+    station::set_clock(run).await?;
+    stage(run, CertStage::ClockSet, None);
+
+    let out = run.session.run(&spec.genkey_command).await?;
+    if !spec.genkey_success.is_match(&out) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "`{}` did not report a new key: {:?}",
+            spec.genkey_command,
+            last_line(&out)
+        )));
+    }
+    stage(run, CertStage::KeyGenerated, None);
+
+    let identity = DeviceIdentity {
+        serial: run.device.serial.clone(),
+        dns: None,
+        ip: Some(run.address),
+    };
+    let challenge = new_challenge();
+    let cn = spec.policy.common_name(&identity);
+    let ip = run.address.to_string();
+    let command = render_csr_command(
+        &spec.csr_command,
+        &[
+            ("{cn}", cn.as_str()),
+            ("{challenge}", challenge.as_str()),
+            ("{ip}", ip.as_str()),
+            ("{dns}", ""),
+            ("{serial}", identity.serial.as_str()),
+        ],
+    );
+    let out = run.session.run(&command).await?;
+    let csr_pem = station::pem_block(&out, "CERTIFICATE REQUEST").ok_or_else(|| {
+        PlanError::DeviceMisbehaved(format!(
+            "the CSR command printed no CERTIFICATE REQUEST: {:?}",
+            last_line(&out)
+        ))
+    })?;
+    let checked = check_csr(&csr_pem, &spec.policy, &identity, challenge.as_str())
+        .map_err(|e| PlanError::CsrRefused(e.to_string()))?;
+    stage(run, CertStage::CsrChecked, None);
+
+    let ca = StationCa::from_pem(&ca_record.cert_pem, &ca_record.key_pem)
+        .map_err(|e| PlanError::Pki(e.to_string()))?;
+    let signed = ca
+        .sign(&checked, &spec.policy, &identity, run.station_now())
+        .map_err(|e| PlanError::Pki(e.to_string()))?;
+    let record = DeviceCertRecord {
+        fingerprint: signed.fingerprint_sha256.clone(),
+        cert_pem: signed.pem.clone(),
+        not_after: station::unix(signed.not_after),
+        state: CertState::Pending,
+        at: 0,
+    };
+    run.inventory.put_device_cert(&identity.serial, &record)?;
+    stage(run, CertStage::Pending, Some(&record.fingerprint));
+    Ok(record)
+}
+
+async fn install_and_switch(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+    ca: &StationCaRecord,
+    pending: &DeviceCertRecord,
+) -> Result<(), PlanError> {
+    install(run, spec, ca, pending).await?;
+    switch(run, spec, pending).await?;
+    confirm(run, spec, ca, pending).await
+}
+
+/// Sends the chain (leaf, then the CA when it is an imported intermediate) and checks the fingerprint the
+/// device reads back.
+async fn install(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+    ca: &StationCaRecord,
+    cert: &DeviceCertRecord,
+) -> Result<(), PlanError> {
+    let mut chain = cert.cert_pem.clone();
+    if ca.imported {
+        chain.push_str(&ca.cert_pem);
+    }
+    let mut lines: Vec<&str> = chain.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines.push(&spec.install_end);
+    let out = run
+        .session
+        .run_with_input(&spec.install_command, &lines)
+        .await?;
+    let Some(read_back) = spec
+        .install_success
+        .captures(&out)
+        .and_then(|c| c.name("fingerprint"))
+        .map(|m| m.as_str().to_ascii_lowercase())
+    else {
+        let refusal = out
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.starts_with("-----") && !is_base64(l))
+            .unwrap_or("");
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "the device did not install the certificate: {refusal:?}"
+        )));
+    };
+    if read_back != cert.fingerprint {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "the device reports installing certificate {read_back}, not the one sent ({})",
+            cert.fingerprint
+        )));
+    }
+    stage(run, CertStage::Installed, Some(&cert.fingerprint));
+    Ok(())
+}
+
+async fn switch(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+    cert: &DeviceCertRecord,
+) -> Result<(), PlanError> {
+    let out = run.session.run(&spec.activate_command).await?;
+    if !spec.activate_success.is_match(&out) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "`{}` failed: {:?}",
+            spec.activate_command,
+            last_line(&out)
+        )));
+    }
+    let status = station::device_status(run, spec).await?;
+    if status.serving.as_deref() != Some(cert.fingerprint.as_str()) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "after `{}` the device serves {}, not the certificate sent ({})",
+            spec.activate_command,
+            status.serving.as_deref().unwrap_or("nothing"),
+            cert.fingerprint
+        )));
+    }
+    stage(run, CertStage::Switched, Some(&cert.fingerprint));
+    Ok(())
+}
+
+/// Proves from outside that the device serves `cert` with the key it certifies, chained to the station CA
+/// and valid for its address; then marks it active and the earlier active one superseded.
+async fn confirm(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+    ca: &StationCaRecord,
+    cert: &DeviceCertRecord,
+) -> Result<(), PlanError> {
+    let port = run
+        .profile
+        .service(&spec.service)
+        .map(|s| s.port)
+        .ok_or_else(|| PlanError::ProfileIncomplete {
+            profile: run.profile.id.clone(),
+            message: format!("no service {}", spec.service),
+        })?;
+    let spki = station::cert_spki(&cert.cert_pem)?;
+    let addr = SocketAddr::new(run.address, port);
+    let report = tls_handshake(
+        addr,
+        &ca.cert_pem,
+        ServerName::IpAddress(run.address.into()),
+        Some(&spki),
+        run.station_unix_time(),
+    )
+    .await
+    .map_err(|e| PlanError::DeviceMisbehaved(format!("TLS check of {addr} failed: {e}")))?;
+    if report.leaf_fingerprint_sha256 != cert.fingerprint {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "{addr} serves certificate {}, not the one installed ({})",
+            report.leaf_fingerprint_sha256, cert.fingerprint
+        )));
+    }
+    let certs = DeviceCerts::load(run)?;
+    for old in certs.all.iter().filter(|c| {
+        c.fingerprint != cert.fingerprint
+            && matches!(c.state, CertState::Active | CertState::Pending)
+    }) {
+        station::set_cert_state(run, old, CertState::Superseded)?;
+    }
+    station::set_cert_state(run, cert, CertState::Active)?;
+    run.progress(
+        format!(
+            "{addr} serves it over {} ({})",
+            report.protocol, report.cipher_suite
+        ),
+        None,
+        None,
+    );
+    stage(run, CertStage::Active, Some(&cert.fingerprint));
+    Ok(())
+}
+
+/// Moves plain HTTP to a redirect or closes it, as the profile says. True when a command was run.
+async fn plain_http(run: &mut Run<'_, '_>, spec: &CertificateSpec) -> Result<bool, PlanError> {
+    let Some(http) = &spec.plain_http else {
+        return Ok(false);
+    };
+    let out = run.session.run(&http.command).await?;
+    if !http.success.is_match(&out) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "`{}` failed: {:?}",
+            http.command,
+            last_line(&out)
+        )));
+    }
+    Ok(true)
+}
+
+fn stage(run: &mut Run<'_, '_>, stage: CertStage, fingerprint: Option<&str>) {
+    run.emit(Event::Certificate {
+        stage,
+        fingerprint: fingerprint.map(str::to_string),
+    });
+}
+
+/// 128 random bits as hex: the CSR's freshness challenge (printable in any shell quoting).
+fn new_challenge() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn last_line(out: &str) -> &str {
+    out.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+fn is_base64(line: &str) -> bool {
+    !line.is_empty()
+        && line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+}

@@ -1,0 +1,152 @@
+//! What the certificate step reads from the device and the inventory: the device's certificate status, its
+//! clock, the station's records of its certificates.
+
+use crate::inventory::{CertState, DeviceCertRecord};
+use crate::plan::context::Run;
+use crate::plan::PlanError;
+use crate::profile::CertificateSpec;
+
+/// Which certificate the device serves now and which is installed (fingerprints; `None` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeviceStatus {
+    pub serving: Option<String>,
+    pub installed: Option<String>,
+}
+
+/// Runs the profile's status command and reads both fingerprints.
+pub(crate) async fn device_status(
+    run: &mut Run<'_, '_>,
+    spec: &CertificateSpec,
+) -> Result<DeviceStatus, PlanError> {
+    let out = run.session.run(&spec.status_command).await?;
+    let read = |re: &regex::Regex, what: &str| -> Result<Option<String>, PlanError> {
+        let fp = re
+            .captures(&out)
+            .and_then(|c| c.name("fingerprint"))
+            .map(|m| m.as_str().to_ascii_lowercase())
+            .ok_or_else(|| {
+                PlanError::DeviceMisbehaved(format!(
+                    "`{}` did not say which certificate is {what}",
+                    spec.status_command
+                ))
+            })?;
+        Ok((fp != "none").then_some(fp))
+    };
+    Ok(DeviceStatus {
+        serving: read(&spec.serving_pattern, "served")?,
+        installed: read(&spec.installed_pattern, "installed")?,
+    })
+}
+
+/// The inventory's certificates of the run's device.
+pub(crate) struct DeviceCerts {
+    pub all: Vec<DeviceCertRecord>,
+    /// The newest pending one.
+    pub pending: Option<DeviceCertRecord>,
+    /// The newest active one.
+    pub active: Option<DeviceCertRecord>,
+}
+
+impl DeviceCerts {
+    pub fn load(run: &Run<'_, '_>) -> Result<DeviceCerts, PlanError> {
+        let all = run.inventory.device_certs(&run.device.serial)?;
+        let newest = |state: CertState| all.iter().rev().find(|c| c.state == state).cloned();
+        Ok(DeviceCerts {
+            pending: newest(CertState::Pending),
+            active: newest(CertState::Active),
+            all,
+        })
+    }
+}
+
+/// Records a new state of a device certificate.
+pub(crate) fn set_cert_state(
+    run: &mut Run<'_, '_>,
+    cert: &DeviceCertRecord,
+    state: CertState,
+) -> Result<(), PlanError> {
+    let mut updated = cert.clone();
+    updated.state = state;
+    run.inventory
+        .put_device_cert(&run.device.serial.clone(), &updated)?;
+    Ok(())
+}
+
+/// Sets the device's clock to the station's (UTC) and reads it back.
+pub(crate) async fn set_clock(run: &mut Run<'_, '_>) -> Result<(), PlanError> {
+    let Some(clock) = run.profile.clock.clone() else {
+        return Err(PlanError::ProfileIncomplete {
+            profile: run.profile.id.clone(),
+            message: "a [certificate] section needs a [clock] section".into(),
+        });
+    };
+    let now = unix(run.station_now());
+    let set = clock.set_command_for(now);
+    run.session.run(&set).await?;
+    let out = run.session.run(&clock.read_command).await?;
+    let device = out
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            PlanError::DeviceMisbehaved(format!(
+                "`{}` printed no Unix time: {:?}",
+                clock.read_command,
+                out.lines().last().unwrap_or("")
+            ))
+        })?;
+    let station = unix(run.station_now());
+    if device.abs_diff(station) > u64::from(clock.max_skew_seconds) {
+        return Err(PlanError::DeviceMisbehaved(format!(
+            "the device clock did not take the time: it says {device}, the station {station} (Unix seconds); \
+             a device with a wrong clock refuses valid certificates"
+        )));
+    }
+    let _ = station;
+    run.progress(
+        format!(
+            "device clock set to {}",
+            humantime::format_rfc3339_seconds(run.station_now())
+        ),
+        None,
+        None,
+    );
+    Ok(())
+}
+
+/// The first PEM block labelled `label` in `text` (lines trimmed, so console line endings do not matter).
+pub(crate) fn pem_block(text: &str, label: &str) -> Option<String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if line == begin {
+            inside = true;
+            out.clear();
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+            if line == end {
+                return Some(out);
+            }
+        }
+    }
+    None
+}
+
+/// The SubjectPublicKeyInfo (DER) of a PEM certificate: the key the CSR carried.
+pub(crate) fn cert_spki(cert_pem: &str) -> Result<Vec<u8>, PlanError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+        .map_err(|e| PlanError::Pki(format!("stored certificate is not PEM: {e}")))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| PlanError::Pki(format!("stored certificate does not parse: {e}")))?;
+    Ok(cert.public_key().raw.to_vec())
+}
+
+pub(crate) fn unix(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
