@@ -384,3 +384,32 @@ fn committed_json_schema_is_current() {
         "unknown keys are refused in the schema too"
     );
 }
+
+/// The certificate section is read into the typed layer, and without a clock section it is refused: a
+/// device that boots in 1970 would refuse every certificate Temper gives it.
+#[test]
+fn certificate_section_is_typed_and_needs_a_clock() {
+    let ipcam = Profile::load(&shipped_dir().join("ipcam.toml")).expect("ipcam loads");
+    let cert = ipcam.certificate.as_ref().expect("ipcam has a certificate section");
+    assert_eq!(cert.service, "https");
+    assert_eq!(cert.slots, 1);
+    assert_eq!(cert.policy.validity_days, 365);
+    assert_eq!(cert.policy.backdate_minutes, 5);
+    assert!(cert.policy.san_ip && !cert.policy.san_dns);
+    assert_eq!(cert.policy.tls_role, temper_core::pki::TlsRole::Server);
+    let http = cert.plain_http.as_ref().expect("plain_http");
+    assert_eq!((http.port, http.credential.as_str()), (80, "web-admin"));
+    let clock = ipcam.clock.as_ref().expect("ipcam has a clock section");
+    assert_eq!(
+        clock.set_command_for(1_748_779_200),
+        "date -u -s '2025-06-01 12:00:00'"
+    );
+
+    let source = ipcam_source();
+    let start = source.find("[clock]").expect("[clock]");
+    let end = source.find("[certificate]").expect("[certificate]");
+    let without_clock = format!("{}{}", &source[..start], &source[end..]);
+    let err = load_err(&without_clock);
+    assert_eq!(err.code(), "profile-bad-reference", "{err}");
+    assert!(err.to_string().contains("needs a [clock] section"), "{err}");
+}

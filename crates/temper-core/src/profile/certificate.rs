@@ -48,8 +48,8 @@ pub(crate) struct RawCertificate {
     pub service: Spanned<String>,
     /// The device's TLS role: "server", "client" or "both" (sets the extended key usage).
     pub tls_role: RawTlsRole,
-    /// Key/certificate slots on the device. With 1, a renewal replaces the served certificate in place and
-    /// Temper warns of the outage window; with 2, the new one is installed beside the old before the switch.
+    /// Key/certificate slots on the device. Only 1 is supported so far: a renewal installs the new certificate
+    /// while the old one is still served, then switches, and Temper warns of the outage while it does.
     #[schemars(with = "u8")]
     pub slots: Spanned<u8>,
     /// Command that makes a new private key on the device (it never leaves the device).
@@ -286,13 +286,14 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
             "name the [[services]] entry that serves TLS",
         ));
     }
-    if !(1..=2).contains(c.slots.get_ref()) {
+    if *c.slots.get_ref() != 1 {
         return Err(Issue::at(
             Kind::InvalidValue,
             &c.slots,
             "certificate.slots",
-            "must be 1 or 2",
-            "give the number of key/certificate slots the device has",
+            "only slots = 1 is supported so far",
+            "two-slot make-before-break needs per-slot commands this Temper does not read yet; declare slots = 1 \
+             (Temper then warns of the outage while the service switches)",
         ));
     }
     for (value, field) in [
