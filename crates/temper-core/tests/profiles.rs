@@ -390,7 +390,10 @@ fn committed_json_schema_is_current() {
 #[test]
 fn certificate_section_is_typed_and_needs_a_clock() {
     let ipcam = Profile::load(&shipped_dir().join("ipcam.toml")).expect("ipcam loads");
-    let cert = ipcam.certificate.as_ref().expect("ipcam has a certificate section");
+    let cert = ipcam
+        .certificate
+        .as_ref()
+        .expect("ipcam has a certificate section");
     assert_eq!(cert.service, "https");
     assert_eq!(cert.slots, 1);
     assert_eq!(cert.policy.validity_days, 365);
