@@ -96,6 +96,7 @@ impl Cmd {
                     temper_core::event::StepId::parse(&s.step).map(|id| id as usize)
                 });
                 let checks = inventory.checks(&device).map_err(failed)?;
+                let certs = inventory.device_certs(&device).map_err(failed)?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -123,6 +124,7 @@ impl Cmd {
                     "credentials": creds,
                     "steps": steps.iter().map(|s| serde_json::json!({"step": s.step, "state": s.state, "at": s.at})).collect::<Vec<_>>(),
                     "checks": checks.iter().map(|(phase, c)| serde_json::json!({"phase": phase, "check": c})).collect::<Vec<_>>(),
+                    "certificates": certs.iter().map(|c| serde_json::json!({"fingerprint": c.fingerprint, "state": c.state, "not_after": c.not_after, "at": c.at})).collect::<Vec<_>>(),
                 });
                 if globals.json {
                     println!("{doc}");
@@ -182,10 +184,23 @@ impl Cmd {
                     };
                     println!("    {:<26} {state}", step.step);
                 }
+                if !certs.is_empty() {
+                    println!("  certificates (newest last)");
+                    for c in &certs {
+                        let until = humantime::format_rfc3339_seconds(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(c.not_after),
+                        );
+                        println!(
+                            "    {:<10} until {until}  {}",
+                            c.state.as_str(),
+                            c.fingerprint
+                        );
+                    }
+                }
                 println!("  checks");
                 for (phase, check) in &checks {
                     let mark = if check.passed { "ok  " } else { "FAIL" };
-                    println!("    {mark} {:<9} {:<27} {}", phase, check.id, check.subject);
+                    println!("    {mark} {:<9} {:<29} {}", phase, check.id, check.subject);
                 }
                 Ok(exit::HARDENED)
             }
