@@ -6,35 +6,64 @@ use crate::plan::context::Run;
 use crate::plan::PlanError;
 use crate::profile::CertificateSpec;
 
-/// Which certificate the device serves now and which is installed (fingerprints; `None` for none).
+/// Which certificate the device serves now and which are installed (fingerprints; `None` for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DeviceStatus {
     pub serving: Option<String>,
-    pub installed: Option<String>,
+    /// The slot served, on two-slot models.
+    pub active_slot: Option<u8>,
+    /// What each slot holds (index 0 is slot 1; one entry on one-slot models).
+    pub installed: Vec<Option<String>>,
 }
 
-/// Runs the profile's status command and reads both fingerprints.
+impl DeviceStatus {
+    /// The slot holding the certificate `fingerprint`.
+    pub fn slot_of(&self, fingerprint: &str) -> Option<u8> {
+        self.installed
+            .iter()
+            .position(|f| f.as_deref() == Some(fingerprint))
+            .and_then(|i| u8::try_from(i + 1).ok())
+    }
+}
+
+/// Runs the profile's status command and reads the fingerprints (and the active slot on two-slot models).
 pub(crate) async fn device_status(
     run: &mut Run<'_, '_>,
     spec: &CertificateSpec,
 ) -> Result<DeviceStatus, PlanError> {
     let out = run.session.run(&spec.status_command).await?;
-    let read = |re: &regex::Regex, what: &str| -> Result<Option<String>, PlanError> {
-        let fp = re
+    let read = |re: &regex::Regex, group: &str, what: &str| -> Result<Option<String>, PlanError> {
+        let value = re
             .captures(&out)
-            .and_then(|c| c.name("fingerprint"))
+            .and_then(|c| c.name(group))
             .map(|m| m.as_str().to_ascii_lowercase())
             .ok_or_else(|| {
-                PlanError::DeviceMisbehaved(format!(
-                    "`{}` did not say which certificate is {what}",
-                    spec.status_command
-                ))
+                PlanError::DeviceMisbehaved(format!("`{}` did not say {what}", spec.status_command))
             })?;
-        Ok((fp != "none").then_some(fp))
+        Ok((value != "none").then_some(value))
+    };
+    let serving = read(
+        &spec.serving_pattern,
+        "fingerprint",
+        "which certificate is served",
+    )?;
+    let mut installed = Vec::new();
+    for slot in 1..=spec.slots {
+        let re = spec.installed_regex(slot);
+        installed.push(read(
+            &re,
+            "fingerprint",
+            &format!("what slot {slot} holds"),
+        )?);
+    }
+    let active_slot = match &spec.active_slot_pattern {
+        Some(re) => read(re, "slot", "which slot is served")?.and_then(|s| s.parse().ok()),
+        None => None,
     };
     Ok(DeviceStatus {
-        serving: read(&spec.serving_pattern, "served")?,
-        installed: read(&spec.installed_pattern, "installed")?,
+        serving,
+        active_slot,
+        installed,
     })
 }
 

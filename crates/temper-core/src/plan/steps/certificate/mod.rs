@@ -7,17 +7,16 @@
 //! installed, or installable with the device's current key) before a new key is made. The device's private
 //! key never leaves the device; only public data (CSR key, certificate) passes through Temper.
 
-use std::net::SocketAddr;
-
 use rand::RngCore;
 
-use crate::checks::tls_handshake;
 use crate::event::{CertStage, Event, StepOutcome};
 use crate::inventory::{CertState, DeviceCertRecord, StationCaRecord};
-use crate::pki::{self, check_csr, DeviceIdentity, ServerName, StationCa};
+use crate::pki::{self, check_csr, DeviceIdentity, StationCa};
 use crate::plan::context::Run;
 use crate::plan::PlanError;
 use crate::profile::{render_csr_command, CertificateSpec};
+
+mod device;
 
 use super::station::{self, DeviceCerts};
 
@@ -45,7 +44,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
 
     if let Some(pending) = certs.pending.clone() {
         if resume_pending(run, &spec, &ca, &pending, &status).await? {
-            plain_http(run, &spec).await?;
+            device::plain_http(run, &spec).await?;
             return Ok(StepOutcome::Done);
         }
     }
@@ -54,7 +53,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
         .as_ref()
         .filter(|a| status.serving.as_deref() == Some(a.fingerprint.as_str()));
     if purpose == Purpose::Commission && served_active.is_some() {
-        let changed = plain_http(run, &spec).await?;
+        let changed = device::plain_http(run, &spec).await?;
         return Ok(if changed {
             StepOutcome::Done
         } else {
@@ -62,6 +61,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
         });
     }
     if served_active.is_some() && spec.slots == 1 {
+        // With two slots the old certificate keeps serving until the switch, and comes back on failure.
         run.progress(
             format!(
                 "this model has one certificate slot: {} is down for a moment while it switches to the new certificate",
@@ -71,9 +71,11 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
             None,
         );
     }
-    let pending = issue(run, &spec, &ca).await?;
-    install_and_switch(run, &spec, &ca, &pending).await?;
-    plain_http(run, &spec).await?;
+    let (old_slot, target) = device::slots_for_new(&spec, &status);
+    let pending = issue(run, &spec, &ca, target).await?;
+    device::install(run, &spec, &ca, &pending, target).await?;
+    device::switch_and_confirm(run, &spec, &ca, &pending, target, old_slot).await?;
+    device::plain_http(run, &spec).await?;
     Ok(StepOutcome::Done)
 }
 
@@ -124,17 +126,19 @@ async fn resume_pending(
             None,
             None,
         );
-        confirm(run, spec, ca, pending).await?;
+        device::confirm(run, spec, ca, pending).await?;
+        device::delete_unused(run, spec).await?;
         return Ok(true);
     }
-    if status.installed.as_deref() == Some(fp) {
+    let (old_slot, target) = device::slots_for_new(spec, status);
+    if let Some(slot) = status.slot_of(fp) {
         run.progress(
             "the pending certificate is installed; switching to it",
             None,
             None,
         );
-        switch(run, spec, pending).await?;
-        confirm(run, spec, ca, pending).await?;
+        let old_slot = status.active_slot.filter(|s| *s != slot).or(old_slot);
+        device::switch_and_confirm(run, spec, ca, pending, slot, old_slot).await?;
         return Ok(true);
     }
     run.progress(
@@ -142,10 +146,9 @@ async fn resume_pending(
         None,
         None,
     );
-    match install(run, spec, ca, pending).await {
+    match device::install(run, spec, ca, pending, target).await {
         Ok(()) => {
-            switch(run, spec, pending).await?;
-            confirm(run, spec, ca, pending).await?;
+            device::switch_and_confirm(run, spec, ca, pending, target, old_slot).await?;
             Ok(true)
         }
         Err(PlanError::DeviceMisbehaved(why)) => {
@@ -168,15 +171,16 @@ async fn issue(
     run: &mut Run<'_, '_>,
     spec: &CertificateSpec,
     ca_record: &StationCaRecord,
+    slot: u8,
 ) -> Result<DeviceCertRecord, PlanError> {
     station::set_clock(run).await?;
     stage(run, CertStage::ClockSet, None);
 
-    let out = run.session.run(&spec.genkey_command).await?;
+    let genkey = CertificateSpec::for_slot(&spec.genkey_command, slot);
+    let out = run.session.run(&genkey).await?;
     if !spec.genkey_success.is_match(&out) {
         return Err(PlanError::DeviceMisbehaved(format!(
-            "`{}` did not report a new key: {:?}",
-            spec.genkey_command,
+            "`{genkey}` did not report a new key: {:?}",
             last_line(&out)
         )));
     }
@@ -190,6 +194,7 @@ async fn issue(
     let challenge = new_challenge();
     let cn = spec.policy.common_name(&identity);
     let ip = run.address.to_string();
+    let slot_text = slot.to_string();
     let command = render_csr_command(
         &spec.csr_command,
         &[
@@ -198,6 +203,7 @@ async fn issue(
             ("{ip}", ip.as_str()),
             ("{dns}", ""),
             ("{serial}", identity.serial.as_str()),
+            ("{slot}", slot_text.as_str()),
         ],
     );
     let out = run.session.run(&command).await?;
@@ -228,156 +234,7 @@ async fn issue(
     Ok(record)
 }
 
-async fn install_and_switch(
-    run: &mut Run<'_, '_>,
-    spec: &CertificateSpec,
-    ca: &StationCaRecord,
-    pending: &DeviceCertRecord,
-) -> Result<(), PlanError> {
-    install(run, spec, ca, pending).await?;
-    switch(run, spec, pending).await?;
-    confirm(run, spec, ca, pending).await
-}
-
-/// Sends the chain (leaf, then the CA when it is an imported intermediate) and checks the fingerprint the
-/// device reads back.
-async fn install(
-    run: &mut Run<'_, '_>,
-    spec: &CertificateSpec,
-    ca: &StationCaRecord,
-    cert: &DeviceCertRecord,
-) -> Result<(), PlanError> {
-    let mut chain = cert.cert_pem.clone();
-    if ca.imported {
-        chain.push_str(&ca.cert_pem);
-    }
-    let mut lines: Vec<&str> = chain.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines.push(&spec.install_end);
-    let out = run
-        .session
-        .run_with_input(&spec.install_command, &lines)
-        .await?;
-    let Some(read_back) = spec
-        .install_success
-        .captures(&out)
-        .and_then(|c| c.name("fingerprint"))
-        .map(|m| m.as_str().to_ascii_lowercase())
-    else {
-        let refusal = out
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty() && !l.starts_with("-----") && !is_base64(l))
-            .unwrap_or("");
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "the device did not install the certificate: {refusal:?}"
-        )));
-    };
-    if read_back != cert.fingerprint {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "the device reports installing certificate {read_back}, not the one sent ({})",
-            cert.fingerprint
-        )));
-    }
-    stage(run, CertStage::Installed, Some(&cert.fingerprint));
-    Ok(())
-}
-
-async fn switch(
-    run: &mut Run<'_, '_>,
-    spec: &CertificateSpec,
-    cert: &DeviceCertRecord,
-) -> Result<(), PlanError> {
-    let out = run.session.run(&spec.activate_command).await?;
-    if !spec.activate_success.is_match(&out) {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "`{}` failed: {:?}",
-            spec.activate_command,
-            last_line(&out)
-        )));
-    }
-    let status = station::device_status(run, spec).await?;
-    if status.serving.as_deref() != Some(cert.fingerprint.as_str()) {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "after `{}` the device serves {}, not the certificate sent ({})",
-            spec.activate_command,
-            status.serving.as_deref().unwrap_or("nothing"),
-            cert.fingerprint
-        )));
-    }
-    stage(run, CertStage::Switched, Some(&cert.fingerprint));
-    Ok(())
-}
-
-/// Proves from outside that the device serves `cert` with the key it certifies, chained to the station CA
-/// and valid for its address; then marks it active and the earlier active one superseded.
-async fn confirm(
-    run: &mut Run<'_, '_>,
-    spec: &CertificateSpec,
-    ca: &StationCaRecord,
-    cert: &DeviceCertRecord,
-) -> Result<(), PlanError> {
-    let port = run
-        .profile
-        .service(&spec.service)
-        .map(|s| s.port)
-        .ok_or_else(|| PlanError::ProfileIncomplete {
-            profile: run.profile.id.clone(),
-            message: format!("no service {}", spec.service),
-        })?;
-    let spki = station::cert_spki(&cert.cert_pem)?;
-    let addr = SocketAddr::new(run.address, port);
-    let report = tls_handshake(
-        addr,
-        &ca.cert_pem,
-        ServerName::IpAddress(run.address.into()),
-        Some(&spki),
-        run.station_unix_time(),
-    )
-    .await
-    .map_err(|e| PlanError::DeviceMisbehaved(format!("TLS check of {addr} failed: {e}")))?;
-    if report.leaf_fingerprint_sha256 != cert.fingerprint {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "{addr} serves certificate {}, not the one installed ({})",
-            report.leaf_fingerprint_sha256, cert.fingerprint
-        )));
-    }
-    let certs = DeviceCerts::load(run)?;
-    for old in certs.all.iter().filter(|c| {
-        c.fingerprint != cert.fingerprint
-            && matches!(c.state, CertState::Active | CertState::Pending)
-    }) {
-        station::set_cert_state(run, old, CertState::Superseded)?;
-    }
-    station::set_cert_state(run, cert, CertState::Active)?;
-    run.progress(
-        format!(
-            "{addr} serves it over {} ({})",
-            report.protocol, report.cipher_suite
-        ),
-        None,
-        None,
-    );
-    stage(run, CertStage::Active, Some(&cert.fingerprint));
-    Ok(())
-}
-
-/// Moves plain HTTP to a redirect or closes it, as the profile says. True when a command was run.
-async fn plain_http(run: &mut Run<'_, '_>, spec: &CertificateSpec) -> Result<bool, PlanError> {
-    let Some(http) = &spec.plain_http else {
-        return Ok(false);
-    };
-    let out = run.session.run(&http.command).await?;
-    if !http.success.is_match(&out) {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "`{}` failed: {:?}",
-            http.command,
-            last_line(&out)
-        )));
-    }
-    Ok(true)
-}
-
-fn stage(run: &mut Run<'_, '_>, stage: CertStage, fingerprint: Option<&str>) {
+pub(super) fn stage(run: &mut Run<'_, '_>, stage: CertStage, fingerprint: Option<&str>) {
     run.emit(Event::Certificate {
         stage,
         fingerprint: fingerprint.map(str::to_string),
@@ -391,14 +248,14 @@ fn new_challenge() -> String {
     hex::encode(bytes)
 }
 
-fn last_line(out: &str) -> &str {
+pub(super) fn last_line(out: &str) -> &str {
     out.lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
 }
 
-fn is_base64(line: &str) -> bool {
+pub(super) fn is_base64(line: &str) -> bool {
     !line.is_empty()
         && line
             .bytes()
