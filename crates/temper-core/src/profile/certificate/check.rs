@@ -79,11 +79,6 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
         "certificate.serving_pattern",
         Some("fingerprint"),
     )?;
-    compile(
-        &c.installed_pattern,
-        "certificate.installed_pattern",
-        Some("fingerprint"),
-    )?;
     policy(&c.policy, c.tls_role)?;
     slots(c)?;
     if let Some(p) = &c.plain_http {
