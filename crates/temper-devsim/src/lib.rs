@@ -5,7 +5,7 @@
 //! network services on a loopback address of its own.
 //!
 //! Layout: generic pieces ([`pty`], [`state`], [`eventlog`], [`timing`]) and one module per model
-//! ([`ipcam`]). Another model (e.g. a Zephyr MCU sensor) adds a module and a [`Model`] variant.
+//! ([`ipcam`], which also simulates its two-slot sibling `ipcam-pro`). Another model (e.g. a Zephyr MCU sensor) adds a module and a [`Model`] variant.
 //!
 //! [`SimOptions::hostile`] makes a device misbehave on purpose (a CSR signed by a foreign key, a
 //! certificate install that lies, a clock that does not set, ...): see [`ipcam::hostile`].
@@ -71,18 +71,22 @@ impl SimError {
 pub enum Model {
     /// Simvision SV-IPC2100 embedded-Linux IP camera with a BusyBox console.
     Ipcam,
+    /// Simvision SV-IPC3100: the same camera with two certificate slots (`certtool ... --slot N`).
+    IpcamPro,
 }
 
 impl Model {
     pub fn id(self) -> &'static str {
         match self {
             Model::Ipcam => "ipcam",
+            Model::IpcamPro => "ipcam-pro",
         }
     }
 
     pub fn from_id(id: &str) -> Option<Model> {
         match id {
             "ipcam" => Some(Model::Ipcam),
+            "ipcam-pro" => Some(Model::IpcamPro),
             _ => None,
         }
     }
@@ -140,7 +144,7 @@ impl Simulator {
     /// Must be called inside a tokio runtime.
     pub async fn start(opts: SimOptions) -> Result<Simulator, SimError> {
         match opts.model {
-            Model::Ipcam => {
+            Model::Ipcam | Model::IpcamPro => {
                 let (info, keep) = ipcam::start(opts).await?;
                 Ok(Simulator { info, _keep: keep })
             }

@@ -1,4 +1,4 @@
-//! `temper-devsim run --model ipcam --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
+//! `temper-devsim run --model ipcam|ipcam-pro --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
 //! [--transcript FILE] [--hostile MODE]...`
 //!
 //! `--hostile` (repeatable) makes the device misbehave on purpose for the station's tests; the modes are
@@ -26,7 +26,7 @@ struct Cli {
 enum Cmd {
     /// Run one simulated device until killed; prints one JSON line with its port, serial and ip.
     Run {
-        /// Device model (ipcam).
+        /// Device model (ipcam, ipcam-pro).
         #[arg(long)]
         model: String,
         /// State directory (state.json, events.jsonl); reuse it to power-cycle the same device.

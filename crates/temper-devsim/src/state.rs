@@ -161,10 +161,37 @@ pub struct InstalledChain {
 /// Certificate state of the device.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TlsState {
-    /// The key of the last `certtool genkey` (the one `certtool csr` signs with).
+    /// The key of the last `certtool genkey` (the one `certtool csr` signs with). One-slot models.
     pub key: Option<DeviceKey>,
-    /// The chain `httpsd` loads when it starts; the factory certificate when `None`.
+    /// The chain `httpsd` loads when it starts; the factory certificate when `None`. One-slot models.
     pub installed: Option<InstalledChain>,
+    /// Two-slot models (`ipcam-pro`): slot number (1, 2) to its key and chain; a slot with neither is
+    /// absent. Always empty (and not written) on one-slot models.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slots: BTreeMap<u8, CertSlot>,
+    /// Two-slot models: the slot httpsd serves (`certtool use --slot N`); `None`: the factory certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_slot: Option<u8>,
+}
+
+/// One certificate slot of a two-slot model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CertSlot {
+    /// The slot's key (`certtool genkey --slot N`).
+    pub key: Option<DeviceKey>,
+    /// The chain installed into the slot for that key (`certtool install --slot N`).
+    pub installed: Option<InstalledChain>,
+}
+
+impl TlsState {
+    /// The chain httpsd loads when it starts: the active slot's (two-slot models) or the installed
+    /// one (one-slot models); `None`: the factory certificate.
+    pub fn serving_chain(&self) -> Option<&InstalledChain> {
+        match self.active_slot {
+            Some(n) => self.slots.get(&n).and_then(|slot| slot.installed.as_ref()),
+            None => self.installed.as_ref(),
+        }
+    }
 }
 
 impl DeviceState {

@@ -9,13 +9,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::console::{Action, Channel, Out, Session};
-use super::{ConsoleCtl, Device, Service, FIRMWARE, MODEL};
+use super::{ConsoleCtl, Device, Service};
 use crate::pty::PacedWriter;
 use crate::state::HttpMode;
 use crate::timing::{self, ms};
 
 fn boot_log(dev: &Device) -> Vec<String> {
     let baud = dev.opts.baud;
+    let (model, firmware) = (dev.variant().model, dev.variant().firmware);
     let mut v: Vec<String> = [
         "",
         "U-Boot 2013.07 (Mar 12 2019 - 10:15:42) Simvision",
@@ -41,7 +42,7 @@ fn boot_log(dev: &Device) -> Vec<String> {
         "Booting Linux on physical CPU 0x0".to_string(),
         "Linux version 3.10.108 (build@simvision) (gcc version 4.9.4 (crosstool-NG 1.22.0)) #1 SMP PREEMPT Tue Mar 12 10:20:11 CST 2019".to_string(),
         "CPU: ARMv7 Processor [410fc075] revision 5 (ARMv7), cr=10c5387d".to_string(),
-        format!("Machine: Simvision {MODEL}"),
+        format!("Machine: Simvision {model}"),
         "Memory: 128MB = 128MB total".to_string(),
         format!("Kernel command line: mem=128M console=ttyAMA0,{baud} root=/dev/mtdblock2 rootfstype=squashfs"),
         "Calibrating delay loop... 1196.85 BogoMIPS (lpj=5984256)".to_string(),
@@ -55,7 +56,7 @@ fn boot_log(dev: &Device) -> Vec<String> {
         v.push(format!("\x00{k}"));
     }
     v.push(format!(
-        "Simvision IPC {MODEL} firmware {FIRMWARE} (build 20190312)"
+        "Simvision IPC {model} firmware {firmware} (build 20190312)"
     ));
     v.push("Mounting /mnt/mtd (jffs2) ... OK".into());
     v.push("Starting syslogd: OK".into());

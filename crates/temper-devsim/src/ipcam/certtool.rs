@@ -9,32 +9,33 @@
 //!
 //! A simulator started with `--hostile csr-*` or `--hostile install-other-cert` bends `csr` and
 //! `install` on purpose: see [`super::hostile`].
+//!
+//! The two-slot model (`ipcam-pro`) runs the same commands on a numbered slot (`--slot N`) and has
+//! `use` and `delete` too: see [`super::slots`]. Here `slot` is `None` on the one-slot model.
 
-use std::io::Cursor;
 use std::net::IpAddr;
 
-use base64::Engine;
-use rustls::pki_types::pem::{self, SectionKind};
 use serde_json::json;
 
+pub use super::certfmt::MAX_CHAIN;
+use super::certfmt::{challenge_values, leaf_spki, parse_chain, to_pem, Refusal};
 use super::clock::{iso, CLOCK_SANE_UNIX};
 use super::console::{Mode, Session};
 use super::hostile::{self, CsrRequest, HostileMode};
+use super::slots;
 use super::tls;
 use crate::state::{sha256_hex, InstalledChain};
 use crate::timing;
 
 /// Largest PEM input `certtool install` takes (longer input is refused at `EOF`).
 pub const MAX_INSTALL_BYTES: usize = 64 * 1024;
-/// Most certificates in an installed chain.
-pub const MAX_CHAIN: usize = 8;
 /// Longest challenge (PKCS#9 ub-challenge-password).
 pub const MAX_CHALLENGE: usize = 255;
 
-const USAGE: &str = "usage: certtool genkey [--type ec-p256|ec-p384|ed25519] | certtool csr --cn NAME --challenge TEXT [--san-ip IP] [--san-dns NAME] | certtool install | certtool show";
-const CSR_USAGE: &str =
+pub(super) const USAGE: &str = "usage: certtool genkey [--type ec-p256|ec-p384|ed25519] | certtool csr --cn NAME --challenge TEXT [--san-ip IP] [--san-dns NAME] | certtool install | certtool show";
+pub(super) const CSR_USAGE: &str =
     "ERR usage: certtool csr --cn NAME --challenge TEXT [--san-ip IP] [--san-dns NAME]";
-const NO_KEY: &str = "ERR no key: run certtool genkey";
+pub(super) const NO_KEY: &str = "ERR no key: run certtool genkey";
 const OID_CHALLENGE_PASSWORD: &[u64] = &[1, 2, 840, 113549, 1, 9, 7];
 
 /// Run `certtool ARGS`; returns the output lines. `install` switches the session to PEM input.
@@ -42,29 +43,39 @@ pub async fn command(s: &mut Session, user: &str, args: &[&str]) -> Vec<String> 
     if user != "root" {
         return vec!["ERR permission denied".into()];
     }
+    if s.dev.variant().has_slots() {
+        return slots::command(s, user, args).await;
+    }
     match args {
-        ["genkey", rest @ ..] => genkey(s, rest).await,
-        ["csr", rest @ ..] => csr(s, rest).await,
-        ["install"] => {
-            s.mode = Mode::CertInstall {
-                user: user.to_string(),
-                pem: String::new(),
-                overflow: false,
-            };
-            vec!["Paste the PEM certificate chain (leaf first), then a line EOF".into()]
-        }
+        ["genkey", rest @ ..] => genkey(s, rest, None).await,
+        ["csr", rest @ ..] => csr(s, rest, None).await,
+        ["install"] => begin_install(s, user, None),
         ["show"] => show(s),
         _ => vec![USAGE.into()],
     }
 }
 
-async fn genkey(s: &mut Session, args: &[&str]) -> Vec<String> {
+/// `certtool install`: the session collects PEM lines until `EOF` (then [`finish_install`]).
+pub(super) fn begin_install(s: &mut Session, user: &str, slot: Option<u8>) -> Vec<String> {
+    s.mode = Mode::CertInstall {
+        user: user.to_string(),
+        pem: String::new(),
+        overflow: false,
+        slot,
+    };
+    vec!["Paste the PEM certificate chain (leaf first), then a line EOF".into()]
+}
+
+pub(super) async fn genkey(s: &mut Session, args: &[&str], slot: Option<u8>) -> Vec<String> {
     let kind = match args {
         [] => tls::KEY_TYPES[0],
         ["--type", t] if tls::KEY_TYPES.contains(t) => t,
         ["--type", t] => return vec![format!("ERR unknown key type {t}")],
-        _ => return vec![USAGE.into()],
+        _ => return vec![slots::usage(slot).into()],
     };
+    if let Some(n) = slot.filter(|n| slots::is_active(&s.dev, *n)) {
+        return vec![slots::in_use(n)];
+    }
     s.pause(timing::CERT_GENKEY_MS, "certtool-genkey").await;
     let key = match tls::generate_key(kind) {
         Ok(k) => k,
@@ -73,41 +84,29 @@ async fn genkey(s: &mut Session, args: &[&str]) -> Vec<String> {
             return vec!["ERR key generation failed".into()];
         }
     };
-    if let Err(e) = s.dev.update_state(|st| st.tls.key = Some(key)) {
+    let mut stored = Ok(());
+    if let Err(e) = s
+        .dev
+        .update_state(|st| stored = slots::set_key(&mut st.tls, slot, key))
+    {
         tracing::error!("{e}");
         return vec!["ERR write failed".into()];
     }
-    s.dev.events.log("key-generated", json!({"type": kind}));
+    if let Err(line) = stored {
+        return vec![line];
+    }
+    let fields = slots::tag(json!({"type": kind}), slot);
+    s.dev.events.log("key-generated", fields);
     vec!["OK key generated".into()]
 }
 
-/// DER length octets.
-fn der_len(n: usize) -> Vec<u8> {
-    match n {
-        0..=0x7f => vec![n as u8],
-        0x80..=0xff => vec![0x81, n as u8],
-        _ => vec![0x82, (n >> 8) as u8, n as u8],
-    }
-}
-
-/// `SET { UTF8String challenge }`: the values of a challengePassword attribute.
-fn challenge_values(challenge: &str) -> Vec<u8> {
-    let mut utf8 = vec![0x0c];
-    utf8.extend(der_len(challenge.len()));
-    utf8.extend_from_slice(challenge.as_bytes());
-    let mut set = vec![0x31];
-    set.extend(der_len(utf8.len()));
-    set.extend(utf8);
-    set
-}
-
-async fn csr(s: &mut Session, args: &[&str]) -> Vec<String> {
+pub(super) async fn csr(s: &mut Session, args: &[&str], slot: Option<u8>) -> Vec<String> {
     let (mut cn, mut challenge) = (None, None);
     let mut sans: Vec<rcgen::SanType> = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let Some(value) = it.next() else {
-            return vec![CSR_USAGE.into()];
+            return vec![slots::csr_usage(slot).into()];
         };
         match *flag {
             "--cn" => cn = Some(*value),
@@ -120,11 +119,11 @@ async fn csr(s: &mut Session, args: &[&str]) -> Vec<String> {
                 Ok(name) if !value.is_empty() => sans.push(rcgen::SanType::DnsName(name)),
                 _ => return vec![format!("ERR invalid --san-dns {value}")],
             },
-            _ => return vec![CSR_USAGE.into()],
+            _ => return vec![slots::csr_usage(slot).into()],
         }
     }
     let (Some(cn), Some(challenge)) = (cn, challenge) else {
-        return vec![CSR_USAGE.into()];
+        return vec![slots::csr_usage(slot).into()];
     };
     if cn.is_empty() || cn.len() > 64 {
         return vec!["ERR invalid --cn".into()];
@@ -135,8 +134,8 @@ async fn csr(s: &mut Session, args: &[&str]) -> Vec<String> {
     {
         return vec!["ERR invalid --challenge".into()];
     }
-    let Some(key) = s.dev.with_state(|st| st.tls.key.clone()) else {
-        return vec![NO_KEY.into()];
+    let Some(key) = s.dev.with_state(|st| slots::key(&st.tls, slot)) else {
+        return vec![slots::no_key(slot)];
     };
     s.pause(timing::CERT_CSR_MS, "certtool-csr").await;
     let mut req = CsrRequest {
@@ -177,9 +176,8 @@ async fn csr(s: &mut Session, args: &[&str]) -> Vec<String> {
             }
             // What the request really carries.
             let carried = req.challenge.as_deref().map(sha256_hex);
-            s.dev
-                .events
-                .log("csr-issued", json!({"challenge_sha256": carried}));
+            let fields = slots::tag(json!({"challenge_sha256": carried}), slot);
+            s.dev.events.log("csr-issued", fields);
             pem.lines().map(str::to_string).collect()
         }
         Err(e) => {
@@ -205,87 +203,27 @@ fn show(s: &Session) -> Vec<String> {
     ]
 }
 
-/// Why an input is refused: (event reason, console line).
-type Refusal = (&'static str, String);
-
-/// The DER certificates of a PEM chain, each checked to parse as X.509.
-fn parse_chain(text: &str) -> Result<Vec<Vec<u8>>, Refusal> {
-    let malformed = |m: String| ("malformed", format!("ERR malformed PEM: {m}"));
-    let mut rd = Cursor::new(text.as_bytes());
-    let mut ders = Vec::new();
-    loop {
-        match pem::from_buf(&mut rd) {
-            Ok(Some((SectionKind::Certificate, der))) => ders.push(der),
-            Ok(Some((kind, _))) => {
-                return Err(malformed(format!(
-                    "unexpected {kind:?} block (only CERTIFICATE blocks)"
-                )))
-            }
-            Ok(None) => break,
-            Err(e) => return Err(malformed(e.to_string())),
-        }
-        if ders.len() > MAX_CHAIN {
-            break;
-        }
-    }
-    if ders.is_empty() {
-        return Err(("malformed", "ERR no certificate in input".into()));
-    }
-    if ders.len() > MAX_CHAIN {
-        let total = ders.len() + count_more_certs(&mut rd);
-        return Err((
-            "chain-too-long",
-            format!("ERR chain too long: {total} certificates, at most {MAX_CHAIN}"),
-        ));
-    }
-    for (i, der) in ders.iter().enumerate() {
-        match x509_parser::parse_x509_certificate(der) {
-            Ok(([], _)) => {}
-            _ => {
-                return Err((
-                    "malformed",
-                    format!("ERR malformed certificate #{} in the chain", i + 1),
-                ))
-            }
-        }
-    }
-    Ok(ders)
-}
-
-/// Certificates left in `rd` (for the message only).
-fn count_more_certs(rd: &mut Cursor<&[u8]>) -> usize {
-    let mut n = 0;
-    while let Ok(Some((SectionKind::Certificate, _))) = pem::from_buf(rd) {
-        n += 1;
-    }
-    n
-}
-
-fn to_pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
 /// After the `EOF` line of `certtool install`: check and store the chain.
-pub async fn finish_install(s: &mut Session, text: &str, overflow: bool) {
+pub async fn finish_install(s: &mut Session, text: &str, overflow: bool, slot: Option<u8>) {
     s.pause(timing::CERT_INSTALL_MS, "certtool-install").await;
-    let out = match install(s, text, overflow) {
+    let out = match install(s, text, overflow, slot) {
         Ok(lines) => lines,
         Err((reason, line)) => {
-            s.dev.events.log("cert-refused", json!({"reason": reason}));
+            let fields = slots::tag(json!({"reason": reason}), slot);
+            s.dev.events.log("cert-refused", fields);
             vec![line]
         }
     };
     s.emit_output(&out);
 }
 
-fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refusal> {
+fn install(
+    s: &Session,
+    text: &str,
+    overflow: bool,
+    slot: Option<u8>,
+) -> Result<Vec<String>, Refusal> {
+    slots::check_install(&s.dev, slot)?;
     if overflow {
         return Err((
             "too-large",
@@ -293,8 +231,8 @@ fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refus
         ));
     }
     let ders = parse_chain(text)?;
-    let Some(key) = s.dev.with_state(|st| st.tls.key.clone()) else {
-        return Err(("no-key", NO_KEY.into()));
+    let Some(key) = s.dev.with_state(|st| slots::key(&st.tls, slot)) else {
+        return Err(("no-key", slots::no_key(slot)));
     };
     let spki = tls::spki_der(&key).map_err(|e| {
         tracing::error!("device key: {e}");
@@ -312,14 +250,8 @@ fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refus
         })?;
         vec![der]
     } else {
-        let leaf_spki = x509_parser::parse_x509_certificate(&ders[0])
-            .map(|(_, c)| c.public_key().raw.to_vec())
-            .unwrap_or_default();
-        if leaf_spki != spki {
-            return Err((
-                "key-mismatch",
-                "ERR certificate does not match the device key".into(),
-            ));
+        if leaf_spki(&ders[0]) != spki {
+            return Err(("key-mismatch", slots::mismatch(slot)));
         }
         ders
     };
@@ -338,15 +270,16 @@ fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refus
         key,
         fingerprint: fingerprint.clone(),
     };
+    let mut stored = Ok(());
     s.dev
-        .update_state(|st| st.tls.installed = Some(inst))
+        .update_state(|st| stored = slots::set_installed(&mut st.tls, slot, inst))
         .map_err(|e| {
             tracing::error!("{e}");
             ("write-failed", "ERR write failed".to_string())
         })?;
-    s.dev
-        .events
-        .log("cert-installed", json!({"fingerprint": fingerprint}));
+    stored?;
+    let fields = slots::tag(json!({"fingerprint": fingerprint}), slot);
+    s.dev.events.log("cert-installed", fields);
     if fingerprint != sent {
         s.dev.log_hostile(
             HostileMode::InstallOtherCert,
@@ -356,40 +289,4 @@ fn install(s: &Session, text: &str, overflow: bool) -> Result<Vec<String>, Refus
     // The leaf that was sent: the stored one unless the device lies (install-other-cert).
     out.push(format!("OK installed {sent}"));
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn challenge_attribute_encoding() {
-        assert_eq!(challenge_values("ab"), vec![0x31, 4, 0x0c, 2, b'a', b'b']);
-        let long = "x".repeat(200);
-        let v = challenge_values(&long);
-        assert_eq!(&v[..6], &[0x31, 0x81, 203, 0x0c, 0x81, 200]);
-        assert_eq!(v.len(), 206);
-    }
-
-    #[test]
-    fn chain_parsing_refuses_garbage_and_long_chains() {
-        let cert = tls::FACTORY_CERT_PEM;
-        assert_eq!(parse_chain(cert).unwrap().len(), 1);
-        assert_eq!(parse_chain(&cert.repeat(8)).unwrap().len(), 8);
-        let (reason, line) = parse_chain(&cert.repeat(50)).unwrap_err();
-        assert_eq!(reason, "chain-too-long");
-        assert!(line.contains("50 certificates"), "{line}");
-        assert_eq!(parse_chain("hello\n").unwrap_err().0, "malformed");
-        assert_eq!(
-            parse_chain(tls::FACTORY_KEY_PEM).unwrap_err().0,
-            "malformed"
-        );
-        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert_eq!(parse_chain(broken).unwrap_err().0, "malformed");
-        let truncated = &cert[..cert.len() - 30];
-        assert_eq!(parse_chain(truncated).unwrap_err().0, "malformed");
-        // Round trip of the stored form.
-        let der = &parse_chain(cert).unwrap()[0];
-        assert_eq!(&parse_chain(&to_pem(der)).unwrap()[0], der);
-    }
 }

@@ -67,6 +67,8 @@ pub(crate) enum Mode {
         pem: String,
         /// More than the bound was typed; refused at `EOF`.
         overflow: bool,
+        /// `--slot N` of a two-slot model; `None` on the one-slot model (or none given).
+        slot: Option<u8>,
     },
 }
 
@@ -349,10 +351,11 @@ impl Session {
                 user,
                 mut pem,
                 mut overflow,
+                slot,
             } => {
                 if line.trim() == "EOF" {
                     self.mode = Mode::Shell { user };
-                    super::certtool::finish_install(self, &pem, overflow).await;
+                    super::certtool::finish_install(self, &pem, overflow, slot).await;
                     self.prompt();
                 } else {
                     if pem.len() + line.len() + 1 > super::certtool::MAX_INSTALL_BYTES {
@@ -365,6 +368,7 @@ impl Session {
                         user,
                         pem,
                         overflow,
+                        slot,
                     };
                 }
                 Action::None

@@ -1,16 +1,20 @@
 //! Simvision SV-IPC2100: an embedded-Linux IP camera with a BusyBox console on its UART and
 //! telnet, HTTP, HTTPS (rustls), RTSP and SSDP services on its (loopback) address. On request it
-//! misbehaves in the ways listed in [`hostile`].
+//! misbehaves in the ways listed in [`hostile`]. The same code simulates the SV-IPC3100
+//! (`ipcam-pro`), which differs in name, firmware and its two certificate slots: see [`variant`].
 
 pub mod admin;
 pub mod boot;
+pub mod certfmt;
 pub mod certtool;
 pub mod clock;
 pub mod console;
 pub mod hostile;
 pub mod net;
 pub mod shell;
+pub mod slots;
 pub mod tls;
+pub mod variant;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -18,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use rustls::server::ServerConfig;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,6 +32,7 @@ use crate::state::{Credential, DeviceState, HttpMode, StateStore};
 use crate::transcript::Transcript;
 use crate::{pty, ReadyInfo, SimError, SimOptions};
 
+/// Model and firmware of `ipcam`; `ipcam-pro` has its own ([`Device::variant`]).
 pub const MODEL: &str = "SV-IPC2100";
 pub const FIRMWARE: &str = "4.2.7";
 pub const HOSTNAME: &str = "ipcam";
@@ -123,8 +129,9 @@ pub struct Device {
     /// Wall clock set with `date -s` in this boot: (unix seconds set, when). `None`: no RTC, the clock
     /// is 1970-01-01T00:00:00Z plus the uptime.
     clock: Mutex<Option<(i64, Instant)>>,
-    /// SHA-256 fingerprint of the leaf httpsd serves now (`None` while it is stopped).
-    serving: Mutex<Option<String>>,
+    /// SHA-256 fingerprint of the leaf httpsd serves now and the configuration new handshakes get
+    /// (`None` while it is stopped).
+    serving: Mutex<Option<(String, Arc<ServerConfig>)>>,
     console_ctl: mpsc::UnboundedSender<ConsoleCtl>,
 }
 
@@ -235,11 +242,18 @@ impl Device {
 
     /// Fingerprint of the certificate httpsd serves now.
     pub fn serving_fingerprint(&self) -> Option<String> {
-        self.serving.lock().expect("serving lock").clone()
+        let serving = self.serving.lock().expect("serving lock");
+        serving.as_ref().map(|(fp, _)| fp.clone())
     }
 
-    pub(crate) fn set_serving(&self, fp: Option<String>) {
-        *self.serving.lock().expect("serving lock") = fp;
+    /// The TLS configuration httpsd hands to a new connection.
+    pub(crate) fn serving_config(&self) -> Option<Arc<ServerConfig>> {
+        let serving = self.serving.lock().expect("serving lock");
+        serving.as_ref().map(|(_, config)| config.clone())
+    }
+
+    pub(crate) fn set_serving(&self, serving: Option<(String, Arc<ServerConfig>)>) {
+        *self.serving.lock().expect("serving lock") = serving;
     }
 
     pub fn request_reboot(&self) {
@@ -325,21 +339,22 @@ fn apply_factory_defaults(s: &mut DeviceState) {
     }
 }
 
-/// Start an ipcam: state, PTY, console task (which boots and starts the services).
+/// Start an ipcam (or ipcam-pro): state, PTY, console task (which boots and starts the services).
 pub(crate) async fn start(
     opts: SimOptions,
 ) -> Result<(ReadyInfo, Box<dyn std::any::Any + Send + Sync>), SimError> {
+    let model = opts.model.id();
     let store = StateStore::new(&opts.state_dir)?;
     let mut state = match store.load()? {
-        Some(s) if s.model != "ipcam" => {
+        Some(s) if s.model != model => {
             return Err(SimError::WrongModel {
                 path: store.path(),
                 found: s.model,
-                expected: "ipcam".into(),
+                expected: model.into(),
             })
         }
         Some(s) => s,
-        None => DeviceState::new("ipcam"),
+        None => DeviceState::new(model),
     };
     apply_factory_defaults(&mut state);
     let events = EventLog::open(store.dir(), state.event_seq)?;
@@ -361,7 +376,7 @@ pub(crate) async fn start(
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let info = ReadyInfo {
         port: pty.path.clone(),
-        model: "ipcam".into(),
+        model: model.into(),
         serial: state.serial.clone(),
         ip: ip.to_string(),
     };

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::console::{Action, Mode, Session};
-use super::{Service, FIRMWARE, MODEL};
+use super::Service;
 use crate::state::Credential;
 use crate::timing;
 
@@ -187,7 +187,7 @@ fn cat(s: &mut Session, args: &[&str]) -> Vec<String> {
                         "CPU part\t: 0xc07",
                         "CPU revision\t: 5",
                         "",
-                        &format!("Hardware\t: Simvision {MODEL}"),
+                        &format!("Hardware\t: Simvision {}", s.dev.variant().model),
                         "Revision\t: 0000",
                     ]
                     .iter()
@@ -195,7 +195,7 @@ fn cat(s: &mut Session, args: &[&str]) -> Vec<String> {
                 );
                 out.push(format!("Serial\t\t: {}", s.dev.serial()));
             }
-            "/etc/version" => out.push(FIRMWARE.to_string()),
+            "/etc/version" => out.push(s.dev.variant().firmware.to_string()),
             "/etc/hostname" => out.push(super::HOSTNAME.to_string()),
             "/etc/passwd" => out.extend(
                 [

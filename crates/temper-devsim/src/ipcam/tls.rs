@@ -72,10 +72,10 @@ impl TimeProvider for DeviceClock {
     }
 }
 
-/// What httpsd serves when it starts now: the installed chain and its key, or the factory pair.
-/// Returns the configuration and the leaf's fingerprint.
+/// What httpsd serves when it starts now: the installed chain (ipcam-pro: the active slot's) and its
+/// key, or the factory pair. Returns the configuration and the leaf's fingerprint.
 pub fn server_config(dev: &Arc<Device>) -> Result<(Arc<ServerConfig>, String), String> {
-    let (chain_pem, key_pem) = dev.with_state(|s| match &s.tls.installed {
+    let (chain_pem, key_pem) = dev.with_state(|s| match s.tls.serving_chain() {
         Some(inst) => (inst.chain_pem.concat(), inst.key.pkcs8_pem.clone()),
         None => (FACTORY_CERT_PEM.to_string(), FACTORY_KEY_PEM.to_string()),
     });

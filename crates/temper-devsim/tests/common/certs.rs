@@ -73,7 +73,12 @@ pub fn pem_block(out: &str, label: &str) -> String {
 
 /// `certtool install`, the PEM lines, `EOF`; returns the output after `EOF`.
 pub async fn install(con: &mut Console, pem: &str) -> String {
-    con.send("certtool install\r").await;
+    install_with(con, "certtool install", pem).await
+}
+
+/// `command` (e.g. `certtool install --slot 2`), the PEM lines, `EOF`; returns the output after `EOF`.
+pub async fn install_with(con: &mut Console, command: &str, pem: &str) -> String {
+    con.send(&format!("{command}\r")).await;
     con.expect("then a line EOF\r\n", secs(5)).await;
     let mut typed = String::new();
     for l in pem.lines() {
@@ -134,4 +139,89 @@ pub fn device_public_key(state_dir: &Path) -> String {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("k.pem"), key).unwrap();
     sh_ok(tmp.path(), "openssl pkey -in k.pem -pubout")
+}
+
+/// An `openssl s_client` connection held open, to show what happens to it while the device changes.
+pub struct HeldTls {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Everything s_client printed so far.
+    pub seen: Vec<String>,
+}
+
+impl HeldTls {
+    /// Connect and wait until the handshake is done.
+    pub fn connect(ip: &str) -> HeldTls {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-connect", &format!("{ip}:443")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn openssl s_client");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut held = HeldTls {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        };
+        held.wait_for("Verify return code");
+        held
+    }
+
+    /// Read until a line contains `needle` (panics after 10 s or at EOF).
+    pub fn wait_for(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    self.seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(e) => panic!("no {needle:?} from s_client ({e}): {:?}", self.seen),
+            }
+        }
+    }
+
+    /// The server certificate the handshake saw (PEM).
+    pub fn server_cert_pem(&self) -> String {
+        pem_block(&self.seen.join("\n"), "CERTIFICATE")
+    }
+
+    /// Send an HTTP request on the held connection; returns once its status line arrived.
+    pub fn request(&mut self, ip: &str, expect_status: &str) {
+        use std::io::Write;
+        let req = format!("GET / HTTP/1.1\r\nHost: {ip}\r\n\r\n");
+        self.stdin
+            .write_all(req.as_bytes())
+            .expect("write to s_client");
+        self.stdin.flush().expect("flush");
+        self.wait_for(expect_status);
+    }
+}
+
+impl Drop for HeldTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

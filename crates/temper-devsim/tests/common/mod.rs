@@ -31,8 +31,13 @@ pub struct Sim {
 
 impl Sim {
     pub fn spawn(dir: &Path, ip: &str, extra: &[&str]) -> Sim {
+        Sim::spawn_model("ipcam", dir, ip, extra)
+    }
+
+    /// Like [`Sim::spawn`] for another `--model` (e.g. `ipcam-pro`).
+    pub fn spawn_model(model: &str, dir: &Path, ip: &str, extra: &[&str]) -> Sim {
         let mut child = Command::new(BIN)
-            .args(["run", "--model", "ipcam", "--state"])
+            .args(["run", "--model", model, "--state"])
             .arg(dir)
             .args(["--ip", ip])
             .args(extra)

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use super::digest::{self, DigestRealm, Verdict};
 use super::read_request;
-use crate::ipcam::{Device, FIRMWARE, HTTP_REALM, MODEL};
+use crate::ipcam::{Device, HTTP_REALM};
 use crate::state::HttpMode;
 
 pub const REALM: DigestRealm = DigestRealm {
@@ -26,12 +26,12 @@ pub const TLS_REALM: DigestRealm = DigestRealm {
     ..REALM
 };
 
-pub const SERVER: &str = "SV-IPC2100-httpd/4.2.7";
 pub const DEVICE_TYPE: &str = "urn:schemas-upnp-org:device:Basic:1";
 
 pub fn description_xml(dev: &Device) -> String {
     let serial = dev.serial();
     let uuid = dev.uuid();
+    let (model, firmware) = (dev.variant().model, dev.variant().firmware);
     format!(
         r#"<?xml version="1.0"?>
 <root xmlns="urn:schemas-upnp-org:device-1-0">
@@ -41,8 +41,8 @@ pub fn description_xml(dev: &Device) -> String {
     <friendlyName>Simvision IP Camera ({serial})</friendlyName>
     <manufacturer>Simvision</manufacturer>
     <modelDescription>Simvision IPC network camera</modelDescription>
-    <modelName>{MODEL}</modelName>
-    <modelNumber>{FIRMWARE}</modelNumber>
+    <modelName>{model}</modelName>
+    <modelNumber>{firmware}</modelNumber>
     <serialNumber>{serial}</serialNumber>
     <UDN>uuid:{uuid}</UDN>
     <presentationURL>http://{ip}/</presentationURL>
@@ -54,8 +54,9 @@ pub fn description_xml(dev: &Device) -> String {
 }
 
 fn index_html(dev: &Device) -> String {
+    let (model, firmware) = (dev.variant().model, dev.variant().firmware);
     format!(
-        "<!DOCTYPE html>\n<html><head><title>Simvision {MODEL}</title></head>\n<body><h1>Simvision {MODEL}</h1>\n<p>Firmware {FIRMWARE}, serial {}</p>\n<p><a href=\"/live.html\">Live view</a></p></body></html>\n",
+        "<!DOCTYPE html>\n<html><head><title>Simvision {model}</title></head>\n<body><h1>Simvision {model}</h1>\n<p>Firmware {firmware}, serial {}</p>\n<p><a href=\"/live.html\">Live view</a></p></body></html>\n",
         dev.serial()
     )
 }
@@ -144,7 +145,8 @@ where
             body
         };
         let head = format!(
-            "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: {}\r\n\r\n",
+            "HTTP/1.1 {status}\r\nServer: {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: {}\r\n\r\n",
+            dev.variant().server("httpd"),
             body.len(),
             if keep_alive { "keep-alive" } else { "close" }
         );

@@ -11,7 +11,12 @@ use crate::ipcam::Device;
 /// A client that has not finished its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn handle(dev: Arc<Device>, acceptor: TlsAcceptor, stream: TcpStream) {
+/// One connection, with the certificate httpsd serves at the moment it was accepted.
+pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
+    let Some(config) = dev.serving_config() else {
+        return;
+    };
+    let acceptor = TlsAcceptor::from(config);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => super::http::serve(dev, tls, true).await,
         Ok(Err(e)) => tracing::debug!("httpsd handshake: {e}"),

@@ -49,11 +49,10 @@ pub fn spawn(dev: Arc<Device>, svc: Service) -> Result<JoinHandle<()>, SimError>
                     service: svc.id().to_string(),
                     reason,
                 })?;
-            dev.set_serving(Some(fp));
-            let acceptor = tokio_rustls::TlsAcceptor::from(config);
-            tokio::spawn(accept_loop(dev, listener, move |dev, stream| {
-                https::handle(dev, acceptor.clone(), stream)
-            }))
+            // Each connection takes the configuration current when it is accepted, so that
+            // `certtool use --slot N` (ipcam-pro) switches new handshakes without a restart.
+            dev.set_serving(Some((fp, config)));
+            tokio::spawn(accept_loop(dev, listener, https::handle))
         }
         Service::Rtsp => tokio::spawn(accept_loop(dev, listener, rtsp::handle)),
         Service::Ssdp => unreachable!("handled above"),

@@ -17,7 +17,6 @@ pub const REALM: DigestRealm = DigestRealm {
     service: "rtsp",
 };
 
-pub const SERVER: &str = "SV-IPC2100-rtspd/4.2.7";
 pub const PUBLIC: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
 
 fn path_of(uri: &str) -> &str {
@@ -31,8 +30,9 @@ fn path_of(uri: &str) -> &str {
 
 fn sdp(dev: &Device) -> String {
     format!(
-        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=Simvision SV-IPC2100 stream1\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=control:trackID=0\r\n",
-        ip = dev.ip
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=Simvision {model} stream1\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=control:trackID=0\r\n",
+        ip = dev.ip,
+        model = dev.variant().model
     )
 }
 
@@ -78,7 +78,10 @@ pub async fn handle(dev: Arc<Device>, stream: TcpStream) {
             }
             _ => "501 Not Implemented",
         };
-        let mut resp = format!("RTSP/1.0 {status}\r\nCSeq: {cseq}\r\nServer: {SERVER}\r\n{extra}");
+        let mut resp = format!(
+            "RTSP/1.0 {status}\r\nCSeq: {cseq}\r\nServer: {}\r\n{extra}",
+            dev.variant().server("rtspd")
+        );
         if !body.is_empty() {
             resp.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }

@@ -10,8 +10,6 @@ use tokio::net::UdpSocket;
 use super::http::DEVICE_TYPE;
 use crate::ipcam::Device;
 
-pub const SERVER: &str = "Linux/3.10.108 UPnP/1.1 SV-IPC2100/4.2.7";
-
 /// (ST, USN) pairs to answer for a search target, empty when it is not ours.
 pub fn matches(dev: &Device, st: &str) -> Vec<(String, String)> {
     let uuid = format!("uuid:{}", dev.uuid());
@@ -71,8 +69,9 @@ async fn reply(dev: &Device, sock: &UdpSocket, to: SocketAddr, answers: Vec<(Str
     tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     for (st, usn) in answers {
         let msg = format!(
-            "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\nLOCATION: http://{ip}/description.xml\r\nSERVER: {SERVER}\r\nST: {st}\r\nUSN: {usn}\r\nBOOTID.UPNP.ORG: {boot}\r\nCONFIGID.UPNP.ORG: 1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\nLOCATION: http://{ip}/description.xml\r\nSERVER: {server}\r\nST: {st}\r\nUSN: {usn}\r\nBOOTID.UPNP.ORG: {boot}\r\nCONFIGID.UPNP.ORG: 1\r\n\r\n",
             ip = dev.ip,
+            server = dev.variant().ssdp_server(),
             boot = dev.boot_id()
         );
         let _ = sock.send_to(msg.as_bytes(), to).await;
