@@ -96,7 +96,8 @@ impl Cmd {
                     temper_core::event::StepId::parse(&s.step).map(|id| id as usize)
                 });
                 let checks = inventory.checks(&device).map_err(failed)?;
-                let certs = inventory.device_certs(&device).map_err(failed)?;
+                let mut certs = inventory.device_certs(&device).map_err(failed)?;
+                certs.sort_by_key(|c| c.not_after);
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -185,7 +186,7 @@ impl Cmd {
                     println!("    {:<26} {state}", step.step);
                 }
                 if !certs.is_empty() {
-                    println!("  certificates (newest last)");
+                    println!("  certificates (by expiry)");
                     for c in &certs {
                         let until = humantime::format_rfc3339_seconds(
                             std::time::UNIX_EPOCH + std::time::Duration::from_secs(c.not_after),

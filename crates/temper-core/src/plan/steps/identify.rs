@@ -37,8 +37,8 @@ pub(crate) async fn run<'i, 'e>(
         // A session someone left open: log out so the login below tells which credential the device has.
         session.logout().await?;
     }
-    let (profile, password) = log_in(&mut session, &options.profiles, &*inventory).await?;
-    let (serial, model) = read_identity(&mut session, &profile).await?;
+    let (logged_in, password) = log_in(&mut session, &options.profiles, &*inventory).await?;
+    let (profile, serial, model) = recognise(&mut session, &logged_in, &options.profiles).await?;
     let firmware = read_firmware(&mut session, &profile).await?;
     let address = match options.address {
         Some(address) => address,
@@ -174,31 +174,47 @@ fn candidates(
     Ok(unique)
 }
 
-async fn read_identity(
+/// Reads the identity and picks the profile whose model and serial patterns match it: the profile that
+/// logged in first, then the others in order (models of one vendor often share their console and defaults).
+async fn recognise(
     session: &mut ConsoleSession,
-    profile: &Profile,
-) -> Result<(String, String), PlanError> {
-    let recognition = &profile.recognition;
-    let output = session.run(&recognition.identity_command).await?;
-    let serial = recognition
-        .serial_pattern
-        .captures(&output)
-        .and_then(|c| c.name("serial"))
-        .map(|m| m.as_str().to_string());
-    let model = recognition
-        .model_pattern
-        .captures(&output)
-        .and_then(|c| c.name("model"))
-        .map(|m| m.as_str().to_string());
-    match (serial, model) {
-        (Some(serial), Some(model)) => Ok((serial, model)),
-        _ => Err(PlanError::DeviceIncompatible(format!(
-            "`{}` printed no serial and model matching profile {} (first line: {:?})",
-            recognition.identity_command,
-            profile.id,
-            output.lines().next().unwrap_or("")
-        ))),
+    logged_in: &Profile,
+    profiles: &[Profile],
+) -> Result<(Profile, String, String), PlanError> {
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let order = std::iter::once(logged_in).chain(profiles.iter().filter(|p| p.id != logged_in.id));
+    for profile in order {
+        let recognition = &profile.recognition;
+        let command = &recognition.identity_command;
+        let output = match outputs.iter().find(|(c, _)| c == command) {
+            Some((_, out)) => out.clone(),
+            None => {
+                let out = session.run(command).await?;
+                outputs.push((command.clone(), out.clone()));
+                out
+            }
+        };
+        let group = |re: &regex::Regex, name: &str| {
+            re.captures(&output)
+                .and_then(|c| c.name(name))
+                .map(|m| m.as_str().to_string())
+        };
+        if let (Some(serial), Some(model)) = (
+            group(&recognition.serial_pattern, "serial"),
+            group(&recognition.model_pattern, "model"),
+        ) {
+            return Ok((profile.clone(), serial, model));
+        }
     }
+    let first = outputs
+        .first()
+        .map(|(c, out)| format!("`{c}` printed {:?} first", out.lines().next().unwrap_or("")))
+        .unwrap_or_default();
+    let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+    Err(PlanError::DeviceIncompatible(format!(
+        "no serial and model matching any of the profiles {} ({first})",
+        ids.join(", ")
+    )))
 }
 
 async fn read_firmware(

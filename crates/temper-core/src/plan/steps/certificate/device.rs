@@ -65,9 +65,12 @@ pub(super) async fn switch_and_confirm(
     slot: u8,
     old_slot: Option<u8>,
 ) -> Result<(), PlanError> {
-    switch(run, spec, slot, &cert.fingerprint).await?;
-    stage(run, CertStage::Switched, Some(&cert.fingerprint));
-    if let Err(error) = confirm(run, spec, ca, cert).await {
+    let mut proven = switch(run, spec, slot, &cert.fingerprint).await;
+    if proven.is_ok() {
+        stage(run, CertStage::Switched, Some(&cert.fingerprint));
+        proven = confirm(run, spec, ca, cert).await;
+    }
+    if let Err(error) = proven {
         let (Some(old), 2) = (old_slot, spec.slots) else {
             return Err(error);
         };
@@ -81,8 +84,12 @@ pub(super) async fn switch_and_confirm(
             return Err(error);
         };
         switch(run, spec, old, &old_fp).await?;
+        let why = match error {
+            PlanError::DeviceMisbehaved(why) => why,
+            other => other.to_string(),
+        };
         return Err(PlanError::DeviceMisbehaved(format!(
-            "{error}; switched back to the previous certificate in slot {old}, which the device serves again"
+            "{why}; switched back to the previous certificate in slot {old}, which the device serves again"
         )));
     }
     delete_unused(run, spec).await
