@@ -44,6 +44,8 @@ pub struct Sim {
     pub ip: String,
     /// Its state directory.
     pub state: PathBuf,
+    /// The extra simulator arguments it was started with (kept across power cycles: same unit).
+    extra: Vec<String>,
 }
 
 impl Sim {
@@ -52,11 +54,18 @@ impl Sim {
         Self::start_with(state, ip, &[])
     }
 
-    /// Same, with extra simulator arguments.
+    /// Same, with extra simulator arguments (`--model M` among them replaces the default `ipcam`).
     pub fn start_with(state: &Path, ip: &str, extra: &[&str]) -> Sim {
         std::fs::create_dir_all(state).expect("state dir");
+        let model: &[&str] = if extra.contains(&"--model") {
+            &[]
+        } else {
+            &["--model", "ipcam"]
+        };
         let mut child = Command::new(binary("temper-devsim"))
-            .args(["run", "--model", "ipcam", "--state"])
+            .arg("run")
+            .args(model)
+            .arg("--state")
             .arg(state)
             .args(["--ip", ip])
             .args(extra)
@@ -76,6 +85,7 @@ impl Sim {
             serial: announce["serial"].as_str().expect("serial").to_string(),
             ip: ip.to_string(),
             state: state.to_path_buf(),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         }
     }
 
@@ -83,9 +93,10 @@ impl Sim {
     pub fn power_cycle(mut self) -> Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (state, ip) = (self.state.clone(), self.ip.clone());
+        let (state, ip, extra) = (self.state.clone(), self.ip.clone(), self.extra.clone());
         drop(self);
-        Sim::start(&state, &ip)
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        Sim::start_with(&state, &ip, &extra)
     }
 
     /// The simulator's event log.
@@ -314,4 +325,54 @@ pub fn spawn_until_stopped(cmd: &mut Command, key: &str) -> std::process::Child 
         panic!("temper never reached {key} (exit {:?})", child.try_wait());
     }
     child
+}
+
+/// The `report` object of a `--json` run's final `{"event":"report"}` line (`Null` when there is none).
+pub fn report_of(output: &Output) -> Value {
+    json_lines(output)
+        .into_iter()
+        .find(|l| l["event"] == "report")
+        .map_or(Value::Null, |l| l["report"].clone())
+}
+
+/// The message of a `--json` run's `{"event":"error"}` line (empty when there is none).
+pub fn error_message(output: &Output) -> String {
+    json_lines(output)
+        .into_iter()
+        .find(|l| l["event"] == "error")
+        .and_then(|l| l["message"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Runs `future` to its end on a fresh single-threaded runtime (for sync tests that call async checks).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// The inventory's certificates of one device, oldest first.
+pub fn device_certs(path: &Path, serial: &str) -> Vec<temper_core::inventory::DeviceCertRecord> {
+    open_inventory(path)
+        .device_certs(serial)
+        .expect("device certificates")
+}
+
+/// The station CA certificate (PEM) the inventory holds.
+pub fn station_ca_pem(path: &Path) -> String {
+    open_inventory(path)
+        .station_ca()
+        .expect("station CA")
+        .expect("a station CA in the inventory")
+        .cert_pem
+}
+
+/// SHA-256 fingerprint (lower-case hex) of the leaf `ip:443` serves, read without trusting it.
+pub fn served_fingerprint(ip: &str) -> String {
+    let addr = format!("{ip}:443").parse().expect("address");
+    block_on(temper_core::checks::served_certificate(addr))
+        .expect("read the served certificate")
+        .fingerprint_sha256
 }

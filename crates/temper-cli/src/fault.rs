@@ -39,3 +39,15 @@ pub fn clock_offset() -> Result<i64, String> {
         _ => Ok(0),
     }
 }
+
+/// The station's time: the system clock moved by [`clock_offset`].
+pub fn station_now() -> Result<std::time::SystemTime, String> {
+    let offset = clock_offset()?;
+    let shift = std::time::Duration::from_secs(offset.unsigned_abs());
+    let now = std::time::SystemTime::now();
+    Ok(if offset >= 0 {
+        now + shift
+    } else {
+        now - shift
+    })
+}

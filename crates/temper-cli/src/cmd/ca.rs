@@ -171,7 +171,7 @@ impl Cmd {
                         }
                     }
                 }
-                let now = SystemTime::now();
+                let now = crate::fault::station_now().map_err(|e| Failure::new(exit::USAGE, e))?;
                 let crl = ca
                     .crl(&revoked, now, now + Duration::from_secs(days * 86_400))
                     .map_err(ca_failure)?;

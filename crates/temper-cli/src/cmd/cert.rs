@@ -1,7 +1,7 @@
 //! `temper cert renew|revoke|list`: device certificates after commissioning.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use temper_core::inventory::{CertState, DeviceCertRecord, Inventory};
@@ -169,8 +169,7 @@ fn revoke(globals: &Globals, serial: &str, fingerprint: Option<&str>) -> Result<
 
 fn list(globals: &Globals, expiring: Option<Duration>) -> Result<u8, Failure> {
     let inventory = super::open_inventory(globals)?;
-    let now = SystemTime::now()
-        + Duration::from_secs(crate::fault::clock_offset().unwrap_or(0).max(0) as u64);
+    let now = crate::fault::station_now().map_err(|e| Failure::new(exit::USAGE, e))?;
     let limit = expiring.map(|d| now + d);
     let mut rows: Vec<(String, DeviceCertRecord)> = Vec::new();
     for device in inventory.devices().map_err(super::inventory_failure)? {

@@ -39,6 +39,9 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
         return Ok(StepOutcome::AlreadyDone);
     };
     let ca = ensure_station_ca(run)?;
+    // Every time, not only before a new key: a device power-cycled since the last run is back in 1970.
+    station::set_clock(run).await?;
+    stage(run, CertStage::ClockSet, None);
     let status = station::device_status(run, &spec).await?;
     let certs = DeviceCerts::load(run)?;
 
@@ -173,9 +176,6 @@ async fn issue(
     ca_record: &StationCaRecord,
     slot: u8,
 ) -> Result<DeviceCertRecord, PlanError> {
-    station::set_clock(run).await?;
-    stage(run, CertStage::ClockSet, None);
-
     let genkey = CertificateSpec::for_slot(&spec.genkey_command, slot);
     let out = run.session.run(&genkey).await?;
     if !spec.genkey_success.is_match(&out) {
