@@ -131,7 +131,6 @@ pub(crate) async fn set_clock(run: &mut Run<'_, '_>) -> Result<(), PlanError> {
              a device with a wrong clock refuses valid certificates"
         )));
     }
-    let _ = station;
     run.progress(
         format!(
             "device clock set to {}",

@@ -76,7 +76,9 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
     }
     let (old_slot, target) = device::slots_for_new(&spec, &status);
     let pending = issue(run, &spec, &ca, target).await?;
-    device::install(run, &spec, &ca, &pending, target).await?;
+    if let Err(error) = device::install(run, &spec, &ca, &pending, target).await {
+        return Err(revoke_refused(run, &pending, error)?);
+    }
     device::switch_and_confirm(run, &spec, &ca, &pending, target, old_slot).await?;
     device::plain_http(run, &spec).await?;
     Ok(StepOutcome::Done)
@@ -157,16 +159,34 @@ async fn resume_pending(
         Err(PlanError::DeviceMisbehaved(why)) => {
             run.progress(
                 format!(
-                    "the device cannot take the pending certificate ({why}); issuing a new one"
+                    "the device cannot take the pending certificate ({why}); it is revoked and a new one issued"
                 ),
                 None,
                 None,
             );
-            station::set_cert_state(run, pending, CertState::Superseded)?;
+            station::set_cert_state(run, pending, CertState::Revoked)?;
             Ok(false)
         }
         Err(e) => Err(e),
     }
+}
+
+/// A certificate the device refused to install (its key is not the device's) could still be used by
+/// whoever holds that key: it is revoked, so it goes on the next CRL. Other errors (a dropped link) leave
+/// it pending for the next run.
+fn revoke_refused(
+    run: &mut Run<'_, '_>,
+    cert: &DeviceCertRecord,
+    error: PlanError,
+) -> Result<PlanError, PlanError> {
+    let PlanError::DeviceMisbehaved(why) = error else {
+        return Ok(error);
+    };
+    station::set_cert_state(run, cert, CertState::Revoked)?;
+    Ok(PlanError::DeviceMisbehaved(format!(
+        "{why}. The certificate signed for its CSR was revoked (publish `temper ca crl`): the CSR was not made \
+         with the key the device uses, and running again will not help with this firmware"
+    )))
 }
 
 /// Clock, key, CSR, checks, signature; the certificate is durably pending when this returns.
