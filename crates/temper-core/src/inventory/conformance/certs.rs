@@ -80,5 +80,27 @@ pub fn device_certs_roundtrip_and_issuing_is_audited<I: Inventory>(
         issued, 1,
         "issuing is audited once, not on each state change"
     );
+    cert.state = CertState::Active;
+    inv.put_device_cert("SN-CERT", &cert).unwrap();
+    cert.state = CertState::Revoked;
+    inv.put_device_cert("SN-CERT", &cert).unwrap();
+    inv.put_device_cert("SN-CERT", &cert).unwrap();
+    let count = |action: AuditAction| {
+        inv.audit_events(Some("SN-CERT"))
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == action)
+            .count()
+    };
+    assert_eq!(
+        count(AuditAction::CertificateActivated),
+        1,
+        "activation is audited once, even if recorded twice"
+    );
+    assert_eq!(count(AuditAction::CertificateRevoked), 1);
+    assert_eq!(
+        inv.device_certs("SN-CERT").unwrap()[0].state,
+        CertState::Revoked
+    );
     assert!(inv.device_certs("SN-NONE").unwrap().is_empty());
 }
