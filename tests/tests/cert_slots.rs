@@ -95,6 +95,19 @@ fn renewal_installs_beside_the_old_certificate_resumes_after_a_kill_and_deletes_
     let switch_seq = switched.last().unwrap()["seq"].as_u64().unwrap();
     assert!(deleted[0]["seq"].as_u64().unwrap() > switch_seq);
 
+    // The profile's DNS name template went into the SAN beside the address.
+    let script = format!(
+        "openssl s_client -connect {}:443 </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName",
+        sim.ip
+    );
+    let san = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let san = String::from_utf8_lossy(&san.stdout);
+    assert!(
+        san.contains(&format!("DNS:sv-ipc3100-{}.local", sim.serial))
+            && san.contains(&format!("IP Address:{}", sim.ip)),
+        "{san}"
+    );
+
     // A power cycle keeps serving the new slot.
     let sim = sim.power_cycle();
     assert!(temper_e2e::wait_until(

@@ -188,6 +188,19 @@ pub(super) fn policy(p: &RawCertPolicy, role: RawTlsRole) -> Result<CertPolicy, 
             }
         }
     }
+    match (&p.dns_name, san_dns) {
+        (None, true) => {
+            return Err(Issue::at(
+                Kind::BadReference,
+                &p.san,
+                "certificate.policy.san",
+                "\"dns\" needs dns_name",
+                "add dns_name = \"cam-{serial}.local\" (or the name the site gives the device)",
+            ))
+        }
+        (Some(name), _) => dns_template(name)?,
+        (None, false) => {}
+    }
     if !san_ip && !san_dns && !matches!(role, RawTlsRole::Client) {
         return Err(Issue::at(
             Kind::InvalidValue,
@@ -402,6 +415,29 @@ fn slots(c: &RawCertificate) -> Result<(), Issue> {
                 "give the number of key/certificate slots the device has",
             ))
         }
+    }
+    Ok(())
+}
+
+/// A DNS name template: letters, digits, '-', '.', and `{serial}`; filled with a hex serial it is a valid
+/// host name.
+fn dns_template(name: &Spanned<String>) -> Result<(), Issue> {
+    let filled = name.get_ref().replace("{serial}", "0123abcd");
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if filled.len() > 253 || !filled.split('.').all(label_ok) {
+        return Err(Issue::at(
+            Kind::InvalidValue,
+            name,
+            "certificate.policy.dns_name",
+            format!("{:?} is not a host name", name.get_ref()),
+            "use letters, digits, '-' and '.', and {serial}, e.g. \"cam-{serial}.local\"",
+        ));
     }
     Ok(())
 }

@@ -118,6 +118,8 @@ pub struct CertificateSpec {
     pub delete_success: Option<Regex>,
     /// The station's policy.
     pub policy: CertPolicy,
+    /// The device's DNS name template (`{serial}` filled in), for a DNS SAN.
+    pub dns_name: Option<String>,
     /// Plain HTTP after hardening, if the model has a web admin on plain HTTP.
     pub plain_http: Option<PlainHttpSpec>,
 }
@@ -199,6 +201,7 @@ pub(crate) fn build(
             None => None,
         },
         policy: check::policy(&c.policy, c.tls_role)?,
+        dns_name: c.policy.dns_name.as_ref().map(|d| d.get_ref().clone()),
         plain_http,
     };
     Ok((clock, Some(spec)))

@@ -109,9 +109,12 @@ pub(crate) struct RawCertPolicy {
     /// Subject common name; `{serial}` stands for the device serial.
     #[schemars(with = "String")]
     pub subject_cn: Spanned<String>,
-    /// Subject alternative names to include: "ip" (the address Temper reaches it at) and/or "dns".
+    /// Subject alternative names to include: "ip" (the address Temper reaches it at) and/or "dns" (`dns_name`).
     #[schemars(with = "Vec<String>")]
     pub san: Spanned<Vec<String>>,
+    /// The device's DNS name, required with san "dns"; `{serial}` stands for the serial, e.g. "cam-{serial}.local".
+    #[schemars(with = "Option<String>")]
+    pub dns_name: Option<Spanned<String>>,
     /// Validity in days (default 365).
     #[schemars(with = "Option<u32>")]
     pub validity_days: Option<Spanned<u32>>,

@@ -208,7 +208,10 @@ async fn issue(
 
     let identity = DeviceIdentity {
         serial: run.device.serial.clone(),
-        dns: None,
+        dns: spec
+            .dns_name
+            .as_ref()
+            .map(|t| t.replace("{serial}", &run.device.serial)),
         ip: Some(run.address),
     };
     let challenge = new_challenge();
@@ -221,7 +224,7 @@ async fn issue(
             ("{cn}", cn.as_str()),
             ("{challenge}", challenge.as_str()),
             ("{ip}", ip.as_str()),
-            ("{dns}", ""),
+            ("{dns}", identity.dns.as_deref().unwrap_or("")),
             ("{serial}", identity.serial.as_str()),
             ("{slot}", slot_text.as_str()),
         ],
