@@ -192,4 +192,38 @@ fn a_ca_from_the_users_own_root_is_imported_and_a_leaf_is_refused() {
         .output()
         .unwrap());
     assert!(events.contains("ca-imported"), "{events}");
+
+    // A camera commissioned under the intermediate serves leaf + intermediate: the user's other systems,
+    // which trust only their root, verify it.
+    let sim = Sim::start(&dir.path().join("camera"), &test_ip(95));
+    let out = commission(&inventory, &sim.port);
+    assert!(out.status.success(), "{}", describe(&out));
+    let script = format!(
+        "openssl s_client -connect {ip}:443 -CAfile {root} -verify_return_error -verify_ip {ip} -showcerts </dev/null",
+        ip = sim.ip,
+        root = d("root.pem")
+    );
+    let s_client = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&s_client.stdout);
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+    assert_eq!(
+        text.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf and intermediate: {text}"
+    );
+    let certs = device_certs(&inventory, &sim.serial);
+    std::fs::write(d("leaf.pem"), &certs[0].cert_pem).unwrap();
+    let within_31_days = openssl(&[
+        "x509",
+        "-noout",
+        "-in",
+        &d("leaf.pem"),
+        "-checkend",
+        &(31 * 86_400).to_string(),
+    ]);
+    assert!(
+        !within_31_days.status.success(),
+        "the leaf ends with the 30-day intermediate, not a year later: {}",
+        String::from_utf8_lossy(&within_31_days.stdout)
+    );
 }

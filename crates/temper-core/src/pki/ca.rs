@@ -198,6 +198,16 @@ impl StationCa {
         &self.cert_der
     }
 
+    /// End of the CA certificate's validity (the far future if it cannot be read).
+    pub fn not_after(&self) -> SystemTime {
+        x509_parser::parse_x509_certificate(&self.cert_der)
+            .ok()
+            .and_then(|(_, c)| u64::try_from(c.validity().not_after.timestamp()).ok())
+            .map_or(UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX)), |t| {
+                UNIX_EPOCH + Duration::from_secs(t)
+            })
+    }
+
     /// The CA's private key as PKCS#8 PEM. Seal it; never write it to a plain file.
     pub fn key_pem(&self) -> Secret {
         Secret::new(self.issuer.key().serialize_pem())
@@ -252,7 +262,9 @@ impl StationCa {
         let serial = random_serial();
         params.serial_number = Some(serial.clone());
         let not_before = now - Duration::from_secs(u64::from(policy.backdate_minutes) * 60);
-        let not_after = now + Duration::from_secs(u64::from(policy.validity_days) * 86_400);
+        // Never past the CA's own end: a certificate outliving its issuer fails validation when the CA expires.
+        let not_after = (now + Duration::from_secs(u64::from(policy.validity_days) * 86_400))
+            .min(self.not_after());
         params.not_before = to_asn1_time(not_before);
         params.not_after = to_asn1_time(not_after);
         let cert = params
