@@ -97,21 +97,11 @@ impl Renew {
             plan::renew_certificate(Box::new(link), options, renew, &mut inventory, &mut sink)
                 .await;
         renderer.finish();
-        let report = result.map_err(|e| {
-            Failure::new(
-                exit::FAILED,
-                format!("{e} (run the same command again to resume)"),
-            )
-        })?;
-        crate::render::print_report(&report, globals.json);
-        if report.hardened {
-            Ok(exit::HARDENED)
-        } else {
-            Err(Failure::new(
-                exit::NOT_HARDENED,
-                "the device's TLS checks failed (listed above); fix them and run again",
-            ))
-        }
+        super::commission::conclude(
+            result,
+            globals,
+            "the device's TLS checks failed (listed above); fix them and run again",
+        )
     }
 }
 

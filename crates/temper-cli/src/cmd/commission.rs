@@ -65,20 +65,27 @@ impl Cmd {
         };
         let result = plan::commission(Box::new(link), options, &mut inventory, &mut sink).await;
         renderer.finish();
-        let report = result.map_err(|e| {
-            Failure::new(
-                exit::FAILED,
-                format!("{e} (run the same command again to resume)"),
-            )
-        })?;
-        crate::render::print_report(&report, globals.json);
-        if report.hardened {
-            Ok(exit::HARDENED)
-        } else {
-            Err(Failure::new(
-                exit::NOT_HARDENED,
-                "the device is NOT hardened: some outside checks failed (listed above); fix them and run again",
-            ))
-        }
+        conclude(result, globals, "the device is NOT hardened: some outside checks failed (listed above); fix them and run again")
+    }
+}
+
+/// The end of a plan run for people and scripts: a failure says how to resume; a report is printed, and a
+/// report with a failed check exits with `NOT_HARDENED` and `not_hardened` as the message.
+pub fn conclude(
+    result: Result<plan::Report, plan::PlanError>,
+    globals: &Globals,
+    not_hardened: &str,
+) -> Result<u8, Failure> {
+    let report = result.map_err(|e| {
+        Failure::new(
+            exit::FAILED,
+            format!("{e} (run the same command again to resume)"),
+        )
+    })?;
+    crate::render::print_report(&report, globals.json);
+    if report.hardened {
+        Ok(exit::HARDENED)
+    } else {
+        Err(Failure::new(exit::NOT_HARDENED, not_hardened))
     }
 }
