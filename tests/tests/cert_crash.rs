@@ -434,6 +434,7 @@ fn renewal_killed_between_install_and_switch_resumes_to_the_new_certificate() {
 
     let output = run(&mut bench.renew_cmd(Some(RENEW_OFFSET)));
     let new = assert_settled(&bench, &output);
+    assert_eq!(report(&output)["run"], "renew-certificate");
     assert_eq!(
         new.fingerprint, new_fp,
         "the installed certificate went live"

@@ -189,7 +189,11 @@ fn ssdp(surface: &Option<serde_json::Value>) -> &'static str {
 pub fn report_text(report: &Report) -> String {
     let d = &report.device;
     let mut out = String::new();
-    out.push_str("\nTemper commissioning report\n");
+    out.push_str(if report.run == "renew-certificate" {
+        "\nTemper certificate renewal report\n"
+    } else {
+        "\nTemper commissioning report\n"
+    });
     out.push_str(&format!(
         "  device    {} (serial {}, firmware {})\n",
         d.model, d.serial, d.firmware

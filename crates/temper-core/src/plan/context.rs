@@ -183,6 +183,7 @@ impl<'i, 'e> Run<'i, 'e> {
             .inventory
             .document(&self.device.serial, "verify-surface")?;
         Ok(Report {
+            run: "commission",
             hardened,
             port: self.port.clone(),
             device: self.device.clone(),

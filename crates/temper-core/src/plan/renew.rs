@@ -89,7 +89,8 @@ pub async fn renew_certificate(
         .map(|()| StepOutcome::Done);
     run.end(StepId::Verify, outcome)?;
     let passed = run.all_checks_passed();
-    let report = run.report(passed)?;
+    let mut report = run.report(passed)?;
+    report.run = "renew-certificate";
     run.session.logout().await?;
     (run.events)(&Event::PlanFinished { hardened: passed });
     Ok(report)

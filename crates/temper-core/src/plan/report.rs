@@ -9,6 +9,8 @@ use crate::inventory::DeviceRecord;
 /// What one commissioning run did and proved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// What the run was: `commission` or `renew-certificate`.
+    pub run: &'static str,
     /// True when every step succeeded and every check passed.
     pub hardened: bool,
     /// The port used for this run.
