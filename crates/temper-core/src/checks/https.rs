@@ -3,16 +3,11 @@
 //! A device that cannot show a certificate the station issued for it gets no request and no credential.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use rustls::client::Resumption;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::ClientConfig;
+use rustls::pki_types::{ServerName, UnixTime};
 
 use super::http::{check_request_target, digest_login_over, http_dialect};
-use super::tls::{self, Mode, Stream, TlsError, Verifier};
+use super::tls::{self, Stream, TlsError};
 use super::wire::Transport;
 use super::{AuthOutcome, CheckError};
 use crate::Secret;
@@ -38,11 +33,9 @@ pub async fn https_digest_login(
     digest_login_over(&transport, addr, &http_dialect(addr, path), user, password).await
 }
 
-/// Opens TLS connections whose chain the Station verifier proved for `name`.
+/// [`tls::StationTls`] for the Digest transport: its errors as [`CheckError`]s.
 pub(crate) struct StationTls {
-    config: Arc<ClientConfig>,
-    verifier: Arc<Verifier>,
-    name: ServerName<'static>,
+    inner: tls::StationTls,
 }
 
 impl StationTls {
@@ -52,42 +45,15 @@ impl StationTls {
         name: ServerName<'static>,
         now: UnixTime,
     ) -> Result<Self, CheckError> {
-        CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| {
-            refused(
-                addr,
-                TlsError::BadCa(format!("no CERTIFICATE PEM block ({e})")),
-            )
-        })?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mode = Mode::Station {
-            ca_pem: ca_pem.to_string(),
-            expected_spki: None,
-            now: SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs()),
-        };
-        let verifier = Arc::new(Verifier::new(mode, provider.clone()));
-        let config =
-            tls::client_config(provider, verifier.clone()).map_err(|e| refused(addr, e))?;
-        // Every connection proves the chain: a resumed session would not consult the verifier.
-        let mut config = ClientConfig::clone(&config);
-        config.resumption = Resumption::disabled();
-        Ok(StationTls {
-            config: Arc::new(config),
-            verifier,
-            name,
-        })
+        let inner = tls::StationTls::new(ca_pem, name, None, now).map_err(|e| refused(addr, e))?;
+        Ok(StationTls { inner })
     }
 
     /// TCP connect and TLS handshake; only a stream whose chain the verifier accepted comes back.
     pub(crate) async fn connect(&self, addr: SocketAddr) -> Result<Stream, CheckError> {
-        let handshake = tls::connect(addr, self.config.clone(), self.name.clone()).await;
-        match (handshake, self.verifier.take_outcome()) {
-            (_, Some(Err(reason))) => Err(refused(addr, TlsError::Certificate { addr, reason })),
-            (Err(e), _) => Err(refused(addr, e)),
-            (Ok(stream), Some(Ok(_))) => Ok(stream),
-            (Ok(_), None) => Err(CheckError::Tls {
-                addr,
-                reason: "the handshake finished without the certificate being verified".into(),
-            }),
+        match self.inner.connect(addr).await {
+            Ok((stream, _)) => Ok(stream),
+            Err(e) => Err(refused(addr, e)),
         }
     }
 }
@@ -108,6 +74,9 @@ fn refused(addr: SocketAddr, e: TlsError) -> CheckError {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use rustls::pki_types::CertificateDer;
     use std::time::SystemTime;
 
     use rcgen::{Attribute, CertificateParams, DnType, KeyPair};

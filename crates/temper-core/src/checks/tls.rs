@@ -109,29 +109,8 @@ pub async fn tls_handshake(
     expected_spki: Option<&[u8]>,
     now: UnixTime,
 ) -> Result<TlsReport, TlsError> {
-    CertificateDer::from_pem_slice(ca_pem.as_bytes())
-        .map_err(|e| TlsError::BadCa(format!("no CERTIFICATE PEM block ({e})")))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mode = Mode::Station {
-        ca_pem: ca_pem.to_string(),
-        expected_spki: expected_spki.map(<[u8]>::to_vec),
-        now: SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs()),
-    };
-    let verifier = Arc::new(Verifier::new(mode, provider.clone()));
-    let config = client_config(provider, verifier.clone())?;
-    let handshake = connect(addr, config, expected_name).await;
-    let outcome = verifier.take_outcome();
-    let (mut stream, peer) = match (handshake, outcome) {
-        (_, Some(Err(reason))) => return Err(TlsError::Certificate { addr, reason }),
-        (Err(e), _) => return Err(e),
-        (Ok(stream), Some(Ok(peer))) => (stream, peer),
-        (Ok(_), None) => {
-            return Err(TlsError::Handshake {
-                addr,
-                reason: "the handshake finished without a certificate being verified".into(),
-            })
-        }
-    };
+    let station = StationTls::new(ca_pem, expected_name, expected_spki, now)?;
+    let (mut stream, peer) = station.connect(addr).await?;
     let (_, conn) = stream.get_ref();
     let protocol = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
@@ -152,6 +131,59 @@ pub async fn tls_handshake(
         leaf_fingerprint_sha256: peer.leaf_fingerprint_sha256,
         not_after: peer.not_after,
     })
+}
+
+/// Opens TLS connections whose served chain the Station verifier proved (CA, name, optionally the key, at an
+/// injected time) during the handshake; session resumption is off, so every connection is proven.
+pub(crate) struct StationTls {
+    config: Arc<ClientConfig>,
+    verifier: Arc<Verifier>,
+    name: ServerName<'static>,
+}
+
+impl StationTls {
+    pub(crate) fn new(
+        ca_pem: &str,
+        name: ServerName<'static>,
+        expected_spki: Option<&[u8]>,
+        now: UnixTime,
+    ) -> Result<Self, TlsError> {
+        CertificateDer::from_pem_slice(ca_pem.as_bytes())
+            .map_err(|e| TlsError::BadCa(format!("no CERTIFICATE PEM block ({e})")))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mode = Mode::Station {
+            ca_pem: ca_pem.to_string(),
+            expected_spki: expected_spki.map(<[u8]>::to_vec),
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs()),
+        };
+        let verifier = Arc::new(Verifier::new(mode, provider.clone()));
+        let shared = client_config(provider, verifier.clone())?;
+        let mut config = ClientConfig::clone(&shared);
+        // A resumed session would not consult the verifier.
+        config.resumption = rustls::client::Resumption::disabled();
+        Ok(StationTls {
+            config: Arc::new(config),
+            verifier,
+            name,
+        })
+    }
+
+    /// TCP connect and TLS handshake; only a stream whose chain the verifier accepted comes back.
+    pub(crate) async fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<(Stream, VerifiedPeer), TlsError> {
+        let handshake = connect(addr, self.config.clone(), self.name.clone()).await;
+        match (handshake, self.verifier.take_outcome()) {
+            (_, Some(Err(reason))) => Err(TlsError::Certificate { addr, reason }),
+            (Err(e), _) => Err(e),
+            (Ok(stream), Some(Ok(peer))) => Ok((stream, peer)),
+            (Ok(_), None) => Err(TlsError::Handshake {
+                addr,
+                reason: "the handshake finished without a certificate being verified".into(),
+            }),
+        }
+    }
 }
 
 /// Reads the certificate chain `addr` serves, trusting nothing: any chain is accepted, but the
