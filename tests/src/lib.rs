@@ -376,3 +376,33 @@ pub fn served_fingerprint(ip: &str) -> String {
         .expect("read the served certificate")
         .fingerprint_sha256
 }
+
+/// Runs `openssl ARGS` with `input` on stdin; its output whatever the exit status.
+pub fn openssl_with(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl must be installed (Debian package openssl)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to openssl");
+    child.wait_with_output().expect("openssl output")
+}
+
+/// `openssl ARGS` with `input` on stdin, which must succeed; its stdout.
+pub fn openssl_ok(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let output = openssl_with(args, input);
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        describe(&output)
+    );
+    output.stdout
+}

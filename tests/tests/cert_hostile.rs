@@ -51,32 +51,11 @@ impl Hostile {
     }
 }
 
-/// `openssl ARGS` with `input` on stdin, which must succeed; its stdout.
-fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        describe(&output)
-    );
-    output.stdout
-}
-
 /// SHA-256 (hex) of the SubjectPublicKeyInfo a PEM certificate carries, computed by OpenSSL and sha2.
 fn spki_sha256(cert_pem: &str) -> String {
     use sha2::Digest;
-    let public = openssl(&["x509", "-pubkey", "-noout"], cert_pem.as_bytes());
-    let spki = openssl(&["pkey", "-pubin", "-outform", "DER"], &public);
+    let public = openssl_ok(&["x509", "-pubkey", "-noout"], cert_pem.as_bytes());
+    let spki = openssl_ok(&["pkey", "-pubin", "-outform", "DER"], &public);
     hex::encode(sha2::Sha256::digest(spki))
 }
 

@@ -6,9 +6,8 @@
 //!
 //! Addresses: test_ip(40)..test_ip(43).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -24,30 +23,6 @@ const TLS_CHECKS: [&str; 4] = [
     "factory-certificate-unique",
     "plain-http-credential-refused",
 ];
-
-/// Runs `openssl ARGS` with `input` on stdin; its output whatever the exit status.
-fn openssl_with(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().expect("openssl output")
-}
-
-/// `openssl ARGS` must succeed; its stdout.
-fn openssl_ok(args: &[&str], input: &[u8]) -> Vec<u8> {
-    let output = openssl_with(args, input);
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        describe(&output)
-    );
-    output.stdout
-}
 
 /// SHA-256 (hex) of a PEM certificate's DER, computed by OpenSSL and sha2, not by Temper.
 fn cert_fingerprint(pem: &str) -> String {
