@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
 # Installs the system packages Temper builds and tests with (Debian 12, as root). Safe to run again.
+#   bash scripts/deps.sh app    # what the desktop app and the CLI build with (WebKitGTK, Node for the UI)
+#   bash scripts/deps.sh test   # that, plus what the tests run (Xvfb, WebKitWebDriver, tauri-driver, gnome-keyring)
 set -euo pipefail
-packages=(build-essential pkg-config libssl-dev curl ca-certificates openssl gnome-keyring dbus)
+mode="${1:-test}"
+packages=(build-essential pkg-config libssl-dev curl ca-certificates openssl file
+  libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
+if [ "$mode" = test ]; then
+  packages+=(gnome-keyring dbus webkit2gtk-driver xvfb xauth)
+fi
+node_ok() { command -v node >/dev/null 2>&1 && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 18 ]; }
+node_ok || packages+=(nodejs npm)
 if [ "$(id -u)" -ne 0 ]; then
   missing=$(dpkg-query -W -f='${Status} ${Package}\n' "${packages[@]}" 2>/dev/null | grep -vc '^install ok installed' || true)
   if [ "$missing" != "0" ]; then
     echo "temper: run as root (or: sudo apt-get install ${packages[*]})" >&2
     exit 1
   fi
-  exit 0
+else
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# The GUI tests drive the app through tauri-driver (WebDriver in front of WebKitWebDriver).
+if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  cargo install tauri-driver --locked --version 2.1.0 --quiet
+fi

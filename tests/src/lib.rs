@@ -3,6 +3,8 @@
 //!
 //! The binaries are the ones `cargo build --workspace --bins` put beside this test executable's `deps/` folder.
 
+pub mod gui;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -62,9 +64,17 @@ impl Sim {
         } else {
             &["--model", "ipcam"]
         };
+        // Only simulators that a test puts on a bus announce themselves: the others would leave files on the
+        // user's default bus when the test kills them.
+        let bus: &[&str] = if extra.contains(&"--usb-bus") {
+            &[]
+        } else {
+            &["--no-usb-bus"]
+        };
         let mut child = Command::new(binary("temper-devsim"))
             .arg("run")
             .args(model)
+            .args(bus)
             .arg("--state")
             .arg(state)
             .args(["--ip", ip])
@@ -102,6 +112,13 @@ impl Sim {
     /// The simulator's event log.
     pub fn events(&self) -> Vec<Value> {
         read_events(&self.state)
+    }
+
+    /// Sends `signal` (SIGTERM: a clean unplug; SIGKILL: a power cut) and waits for the process to end.
+    pub fn stop_with(mut self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal the simulator");
+        let _ = self.child.wait();
     }
 }
 

@@ -47,6 +47,8 @@ struct Cli {
 enum Command {
     /// Commission the device on a serial port: rotate credentials, close services, verify from outside.
     Commission(cmd::commission::Cmd),
+    /// List the attached devices and the profile each matches; --watch reports plugs and unplugs.
+    Devices(cmd::devices::Cmd),
     /// Read the inventory.
     #[command(subcommand)]
     Inventory(cmd::inventory::Cmd),
@@ -62,6 +64,10 @@ enum Command {
     /// Check provisioning profiles, or print their JSON Schema.
     #[command(subcommand)]
     Profile(cmd::profile::Cmd),
+    /// Write the installer's handover report (one HTML file; never a password).
+    Handover(cmd::handover::Cmd),
+    /// Write a device's credential label (SVG with a QR code; reveals the password, audited).
+    Label(cmd::label::Cmd),
     /// Plug in a simulated IP camera and commission it (no device needed).
     Demo(cmd::demo::Cmd),
 }
@@ -135,11 +141,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Commission(cmd) => cmd.run(&globals).await,
+            Command::Devices(cmd) => cmd.run(&globals).await,
             Command::Inventory(cmd) => cmd.run(&globals),
             Command::Audit(cmd) => cmd.run(&globals),
             Command::Ca(cmd) => cmd.run(&globals),
             Command::Cert(cmd) => cmd.run(&globals).await,
             Command::Profile(cmd) => cmd.run(&globals),
+            Command::Handover(cmd) => cmd.run(&globals),
+            Command::Label(cmd) => cmd.run(&globals),
             Command::Demo(cmd) => cmd.run(&globals).await,
         }
     });

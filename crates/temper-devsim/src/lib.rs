@@ -7,6 +7,8 @@
 //! Layout: generic pieces ([`pty`], [`state`], [`eventlog`], [`timing`]) and one module per model
 //! ([`ipcam`], which also simulates its two-slot sibling `ipcam-pro`). Another model (e.g. a Zephyr MCU sensor) adds a module and a [`Model`] variant.
 //!
+//! [`usb`] gives each model its USB identity, announced on the simulated USB bus so discovery finds it.
+//!
 //! [`SimOptions::hostile`] makes a device misbehave on purpose (a CSR signed by a foreign key, a
 //! certificate install that lies, a clock that does not set, ...): see [`ipcam::hostile`].
 
@@ -16,6 +18,7 @@ pub mod pty;
 pub mod state;
 pub mod timing;
 pub mod transcript;
+pub mod usb;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,9 @@
 //! `temper-devsim run --model ipcam|ipcam-pro --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
-//! [--transcript FILE] [--hostile MODE]...`
+//! [--transcript FILE] [--hostile MODE]... [--usb-bus DIR | --no-usb-bus]`
+//!
+//! Once started, the simulator announces itself on the simulated USB bus (`--usb-bus`, default
+//! `$TEMPER_SIM_BUS` or `temper_core::discovery::SimulatedUsbBus::default_dir()`) with its model's USB id, so
+//! `temper devices` sees it plugged in; SIGTERM or SIGINT withdraws the announcement (unplug) before exiting.
 //!
 //! `--hostile` (repeatable) makes the device misbehave on purpose for the station's tests; the modes are
 //! listed in `temper-devsim run --help` and documented in `temper_devsim::ipcam::hostile`.
@@ -10,7 +14,9 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
-use temper_devsim::{HostileMode, Model, SimOptions, Simulator};
+use temper_core::discovery::{announce, SimulatedUsbBus};
+use temper_devsim::{usb, HostileMode, Model, SimOptions, Simulator};
+use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +54,13 @@ enum Cmd {
         /// misbehaviour is logged as {"event":"hostile","mode":MODE,...} in events.jsonl.
         #[arg(long, value_name = "MODE", value_enum)]
         hostile: Vec<HostileMode>,
+        /// Announce the device on the simulated USB bus in DIR (default: $TEMPER_SIM_BUS, else
+        /// $XDG_RUNTIME_DIR/temper/sim-usb, else <tmp>/temper-sim-usb-<uid>).
+        #[arg(long, value_name = "DIR", env = "TEMPER_SIM_BUS")]
+        usb_bus: Option<PathBuf>,
+        /// Do not announce the device on any simulated USB bus (overrides --usb-bus).
+        #[arg(long)]
+        no_usb_bus: bool,
     },
 }
 
@@ -67,7 +80,10 @@ fn main() -> anyhow::Result<()> {
         quiet_kernel,
         transcript,
         hostile,
+        usb_bus,
+        no_usb_bus,
     } = cli.cmd;
+    let usb_bus = (!no_usb_bus).then(|| usb_bus.unwrap_or_else(SimulatedUsbBus::default_dir));
     let model = Model::from_id(&model).ok_or_else(|| anyhow!("unknown model {model:?}"))?;
     if baud == 0 {
         return Err(anyhow!("--baud must be positive"));
@@ -87,17 +103,26 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("tokio runtime")?;
     rt.block_on(async move {
+        // Handle the signals before announcing, so no signal can leave the announcement behind.
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let sim = Simulator::start(opts).await.context("starting simulator")?;
+        // Plugged in on the bus before the ready line, so whoever reads that line can already discover it.
+        let plugged = usb_bus.and_then(|dir| {
+            announce(&dir, &usb::announcement(model, sim.info()))
+                .inspect_err(|e| tracing::warn!("not announced on the simulated USB bus: {e}"))
+                .ok()
+        });
         let line = serde_json::to_string(sim.info())?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")?;
         out.flush()?;
         drop(out);
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
         }
+        drop(plugged);
         drop(sim);
         Ok::<(), anyhow::Error>(())
     })?;

@@ -1,8 +1,8 @@
-//! `temper commission --port PATH`: harden one device.
+//! `temper commission --port PATH | --device SERIAL`: harden one device.
 
 use std::net::IpAddr;
 
-use clap::Args;
+use clap::{ArgGroup, Args};
 use temper_core::plan::{self, CommissionOptions};
 use temper_core::transport::serial::SerialLink;
 
@@ -12,10 +12,16 @@ use crate::{exit, Failure, Globals};
 
 /// Options of `temper commission`.
 #[derive(Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["port", "device"])))]
 pub struct Cmd {
     /// The serial port the device is on, e.g. /dev/ttyUSB0.
     #[arg(long)]
-    port: String,
+    port: Option<String>,
+    /// Instead of --port: the attached device whose USB serial number is SERIAL (see `temper devices`).
+    #[arg(long, value_name = "SERIAL")]
+    device: Option<String>,
+    #[command(flatten)]
+    bus: super::devices::BusArgs,
     /// Use this profile instead of recognising the model.
     #[arg(long)]
     profile: Option<String>,
@@ -34,7 +40,9 @@ impl Cmd {
     /// The commission options the demo uses: the port only.
     pub fn for_demo(port: String) -> Self {
         Cmd {
-            port,
+            port: Some(port),
+            device: None,
+            bus: Default::default(),
             profile: None,
             address: None,
             site: Some("demo".into()),
@@ -44,12 +52,25 @@ impl Cmd {
 
     /// Runs the plan and prints the report.
     pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
+        let port = match (self.port, &self.device) {
+            (Some(port), _) => port,
+            (None, Some(serial)) => self.bus.port_of(serial)?,
+            (None, None) => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    "pass --port PATH or --device SERIAL",
+                ))
+            }
+        };
+        if let (Some(serial), false) = (&self.device, globals.json) {
+            eprintln!("Device {serial} is on {port}.");
+        }
         let profiles = super::load_profiles(globals, self.profile.as_deref())?;
         let mut inventory = super::open_inventory(globals)?;
         let baud = self.baud.unwrap_or(profiles[0].baud);
-        let link = SerialLink::open(&self.port, baud).map_err(|e| Failure::new(exit::FAILED, e))?;
+        let link = SerialLink::open(&port, baud).map_err(|e| Failure::new(exit::FAILED, e))?;
         let options = CommissionOptions {
-            port: self.port.clone(),
+            port,
             profiles,
             address: self.address,
             control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),

@@ -18,11 +18,23 @@ pub struct Cmd {
     dir: Option<PathBuf>,
 }
 
-/// Stops the simulator when the demo ends, however it ends.
+/// Stops the simulator when the demo ends, however it ends: SIGTERM (it unplugs itself from the bus), then
+/// SIGKILL if it has not exited within two seconds.
 struct Simulator(Child);
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        use nix::sys::signal::{kill, Signal};
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        if kill(pid, Signal::SIGTERM).is_ok() {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -57,6 +69,9 @@ impl Cmd {
             .args(["run", "--model", "ipcam", "--state"])
             .arg(dir.join("camera"))
             .args(["--ip", &ip])
+            // A private bus: the demo's camera must not show up in the user's `temper devices`.
+            .arg("--usb-bus")
+            .arg(dir.join("usb-bus"))
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| Failure::new(exit::USAGE, format!("cannot start temper-devsim (build it with `cargo build -p temper-devsim`): {e}")))?;

@@ -5,8 +5,11 @@ pub mod ca;
 pub mod cert;
 pub mod commission;
 pub mod demo;
+pub mod devices;
+pub mod handover;
 pub mod inventory;
 pub mod keyops;
+pub mod label;
 pub mod profile;
 
 use std::path::PathBuf;

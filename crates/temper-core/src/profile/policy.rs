@@ -135,6 +135,43 @@ impl PasswordPolicy {
         self.max_age_days
     }
 
+    /// This policy made stricter by a station's settings, never looser: a longer minimum (generated passwords
+    /// get at least that many characters) and a shorter maximum age. A setting that would loosen the profile's
+    /// policy, or that the device cannot take (longer than its maximum), is an error naming both values.
+    pub fn tightened(
+        &self,
+        min_length: Option<usize>,
+        max_age_days: Option<u32>,
+    ) -> Result<PasswordPolicy, String> {
+        let mut policy = self.clone();
+        if let Some(wanted) = min_length {
+            if wanted < self.min_length {
+                return Err(format!("a minimum of {wanted} characters is looser than the profile's {}: settings can only tighten a profile's policy", self.min_length));
+            }
+            if wanted > self.max_length {
+                return Err(format!(
+                    "a minimum of {wanted} characters is more than this model accepts ({} at most)",
+                    self.max_length
+                ));
+            }
+            policy.min_length = wanted;
+        }
+        if let Some(wanted) = max_age_days {
+            if wanted == 0 {
+                return Err(
+                    "a password expiry of 0 days is not possible: give at least 1 day".into(),
+                );
+            }
+            match self.max_age_days {
+                Some(profile) if wanted > profile => {
+                    return Err(format!("an expiry after {wanted} days is looser than the profile's {profile} days: settings can only tighten a profile's policy"));
+                }
+                _ => policy.max_age_days = Some(wanted),
+            }
+        }
+        Ok(policy)
+    }
+
     /// Shortest accepted password.
     pub fn min_length(&self) -> usize {
         self.min_length
@@ -370,6 +407,48 @@ mod tests {
         assert!(
             (p - 0.5).abs() < 1e-12,
             "of aa, a1, 1a, 11 two hold both classes, got {p}"
+        );
+    }
+
+    fn policy(min: usize, max: usize, age: Option<u32>) -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: min,
+            max_length: max,
+            alphabet: "abcdefghijklmnopqrstuvwxyz0123456789".chars().collect(),
+            require_classes: vec![CharClass::Lower],
+            max_age_days: age,
+        }
+    }
+
+    /// Guards the settings page: a station may make a profile's policy stricter, never looser.
+    #[test]
+    fn tightening_only_tightens() {
+        let base = policy(16, 64, Some(365));
+        let tight = base
+            .tightened(Some(32), Some(90))
+            .expect("stricter settings apply");
+        assert_eq!((tight.min_length(), tight.max_age_days()), (32, Some(90)));
+        assert_eq!(
+            tight.generated_length(),
+            32,
+            "generated passwords follow the raised minimum"
+        );
+        let err = base.tightened(Some(12), None).unwrap_err();
+        assert!(err.contains("looser than the profile's 16"), "{err}");
+        let err = base.tightened(None, Some(400)).unwrap_err();
+        assert!(err.contains("looser than the profile's 365 days"), "{err}");
+        let err = base.tightened(Some(65), None).unwrap_err();
+        assert!(err.contains("64 at most"), "{err}");
+        let never = policy(16, 64, None);
+        assert_eq!(
+            never.tightened(None, Some(30)).unwrap().max_age_days(),
+            Some(30),
+            "an expiry can be added"
+        );
+        assert_eq!(
+            base.tightened(None, None).unwrap(),
+            base,
+            "no settings, no change"
         );
     }
 }

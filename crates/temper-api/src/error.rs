@@ -1,0 +1,125 @@
+//! The error every app call returns: a stable `code` the front end branches on, a plain-language message and
+//! what to do next. The front end never parses message text.
+
+use serde::Serialize;
+use temper_core::inventory::audit::AuditError;
+use temper_core::inventory::InventoryError;
+use temper_core::plan::PlanError;
+use temper_core::proto::console::ConsoleError;
+use ts_rs::TS;
+
+/// What kind of failure, for the front end to branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The inventory is locked: unlock it first.
+    Locked,
+    /// There is no inventory yet: create one.
+    NoInventory,
+    /// The key or passphrase does not open the inventory.
+    WrongKey,
+    /// Too many wrong tries: wait, then try again.
+    TooManyAttempts,
+    /// The passphrase is too weak for a new inventory.
+    WeakPassphrase,
+    /// The device stopped answering or was unplugged; nothing was lost.
+    DeviceLost,
+    /// The device is not a model Temper knows, or not the one expected.
+    DeviceIncompatible,
+    /// The device did something Temper refuses (a hostile or broken device).
+    DeviceMisbehaved,
+    /// No such device, job or record.
+    NotFound,
+    /// The request is not valid (a setting that loosens a policy, a bad value).
+    Invalid,
+    /// Something is already running for this device.
+    Busy,
+    /// Anything else: the message says what.
+    Internal,
+}
+
+/// An error for people and for the front end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// What happened, in plain words.
+    pub message: String,
+    /// What to do next.
+    pub help: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds what to do next.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The inventory is locked.
+    pub fn locked() -> Self {
+        ApiError::new(ErrorCode::Locked, "The inventory is locked.")
+            .help("Unlock it to see devices and commission them.")
+    }
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(error: InventoryError) -> Self {
+        let code = match &error {
+            InventoryError::WrongKey => ErrorCode::WrongKey,
+            InventoryError::Audit(AuditError::TooManyAttempts { .. }) => ErrorCode::TooManyAttempts,
+            InventoryError::WeakPassphrase { .. } => ErrorCode::WeakPassphrase,
+            InventoryError::NotFound { .. } => ErrorCode::NoInventory,
+            InventoryError::UnknownDevice { .. } => ErrorCode::NotFound,
+            _ => ErrorCode::Internal,
+        };
+        let help = match code {
+            ErrorCode::WrongKey => Some("Check the passphrase and try again. After several wrong tries Temper waits before it lets you try again."),
+            ErrorCode::TooManyAttempts => Some("Wait until the time shown has passed, then try again."),
+            ErrorCode::WeakPassphrase => Some("Use a longer passphrase: several unrelated words work well."),
+            _ => None,
+        };
+        ApiError {
+            code,
+            message: error.to_string(),
+            help: help.map(String::from),
+        }
+    }
+}
+
+/// What a person reads when the device stopped answering mid-way.
+pub const DEVICE_LOST: &str = "The device stopped answering.";
+/// What they do about it.
+pub const DEVICE_LOST_HELP: &str =
+    "Check the cable, then press Retry — nothing was lost: the new password is saved.";
+
+impl From<PlanError> for ApiError {
+    fn from(error: PlanError) -> Self {
+        match error {
+            PlanError::Console(ConsoleError::Transport(_) | ConsoleError::Timeout { .. }) => {
+                ApiError::new(ErrorCode::DeviceLost, DEVICE_LOST).help(DEVICE_LOST_HELP)
+            }
+            PlanError::Inventory(e) => e.into(),
+            PlanError::DeviceIncompatible(_) | PlanError::WrongDevice { .. } => {
+                ApiError::new(ErrorCode::DeviceIncompatible, error.to_string())
+            }
+            PlanError::DeviceMisbehaved(_) | PlanError::CsrRefused(_) => ApiError::new(
+                ErrorCode::DeviceMisbehaved,
+                error.to_string(),
+            )
+            .help("Temper stopped before trusting the device. Check its firmware, or contact its vendor."),
+            other => ApiError::new(ErrorCode::Internal, other.to_string())
+                .help("Press Retry: Temper resumes where it stopped."),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Commissioning runs started from the window. Each runs on its own thread (the plan's future is driven by a
+//! small runtime there), shares the one inventory connection, and reports through a callback. Several run at
+//! once (installer mode); one device never has two runs.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use temper_core::discovery::AttachedDevice;
+use temper_core::plan::{self, CommissionOptions};
+use temper_core::profile::Profile;
+use temper_core::transport::serial::SerialLink;
+
+use crate::error::{ApiError, ErrorCode, DEVICE_LOST, DEVICE_LOST_HELP};
+use crate::progress::{JobEvent, RunEvent, Translator};
+use crate::shared::SharedInventory;
+
+/// Where a run's events go (called on the run's thread, in order).
+pub type JobSink = Arc<dyn Fn(JobEvent) + Send + Sync>;
+
+/// The runs in progress.
+#[derive(Default)]
+pub struct Jobs {
+    next: AtomicU32,
+    busy: Arc<Mutex<HashSet<String>>>,
+}
+
+/// What a run needs.
+pub struct JobRequest {
+    /// The attached device.
+    pub device: AttachedDevice,
+    /// Profiles (already tightened by the settings).
+    pub profiles: Vec<Profile>,
+    /// Site label.
+    pub site: Option<String>,
+    /// The inventory.
+    pub inventory: SharedInventory,
+}
+
+impl Jobs {
+    /// True while `device` (a discovery id) has a run.
+    pub fn is_running(&self, device: &str) -> bool {
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(device)
+    }
+
+    /// Starts a run; its events go to `sink`. [`ErrorCode::Busy`] if the device already has one.
+    pub fn start(&self, request: JobRequest, sink: JobSink) -> Result<u32, ApiError> {
+        let id = request.device.id.clone();
+        let port = request.device.port().map(str::to_string).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::DeviceIncompatible,
+                "This device has no serial port Temper can use yet.",
+            )
+        })?;
+        if !self
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone())
+        {
+            return Err(ApiError::new(
+                ErrorCode::Busy,
+                "This device is already being secured.",
+            ));
+        }
+        let job = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let busy = Arc::clone(&self.busy);
+        let spawned = std::thread::Builder::new()
+            .name(format!("commission-{job}"))
+            .spawn(move || {
+                let emit = |event: RunEvent| {
+                    sink(JobEvent {
+                        job,
+                        device: id.clone(),
+                        event,
+                    })
+                };
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(port, request, &emit)));
+                match outcome {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => emit(RunEvent::Failed { error }),
+                    Err(_) => emit(RunEvent::Failed {
+                        error: ApiError::new(ErrorCode::Internal, "Temper stopped because of an internal error.")
+                            .help("Press Retry: Temper resumes where it stopped. If it happens again, report it with the log."),
+                    }),
+                }
+                busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            });
+        spawned.map_err(|e| {
+            ApiError::new(ErrorCode::Internal, format!("cannot start the run: {e}"))
+        })?;
+        Ok(job)
+    }
+}
+
+fn run(
+    port: String,
+    request: JobRequest,
+    emit: &(dyn Fn(RunEvent) + Sync),
+) -> Result<(), ApiError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot start a runtime: {e}")))?;
+    let baud = request.profiles.first().map(|p| p.baud).unwrap_or(115_200);
+    // The serial link registers with the runtime's reactor, so it is opened inside it.
+    let link = runtime
+        .block_on(async { SerialLink::open(&port, baud) })
+        .map_err(|_| ApiError::new(ErrorCode::DeviceLost, DEVICE_LOST).help(DEVICE_LOST_HELP))?;
+    let options = CommissionOptions {
+        port,
+        profiles: request.profiles,
+        address: None,
+        control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
+        site: request.site,
+        clock_offset_secs: 0,
+    };
+    let mut inventory = request.inventory;
+    let mut translator = Translator::default();
+    let mut sink = |event: &temper_core::event::Event| {
+        if let Some(e) = translator.translate(event) {
+            emit(e);
+        }
+    };
+    runtime.block_on(plan::commission(
+        Box::new(link),
+        options,
+        &mut inventory,
+        &mut sink,
+    ))?;
+    Ok(())
+}

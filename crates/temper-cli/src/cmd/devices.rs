@@ -1,0 +1,194 @@
+//! `temper devices [--watch]`: what is plugged in, and which profile each device matches.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+use temper_core::discovery::{
+    find_by_serial, recognise, AttachedDevice, Discovery, DiscoveryError, DiscoveryEvent,
+    ProfileMatch, SimulatedUsbBus, Watcher,
+};
+use temper_core::profile::Profile;
+
+use crate::{exit, Failure, Globals};
+
+/// Options of `temper devices`.
+#[derive(Args)]
+pub struct Cmd {
+    /// Keep watching: one line per device plugged in or unplugged (JSON lines with --json), until Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+    #[command(flatten)]
+    bus: BusArgs,
+}
+
+/// Where simulated devices announce themselves (shared by `devices` and `commission --device`).
+#[derive(Args, Default)]
+pub struct BusArgs {
+    /// The simulated USB bus directory (default: $XDG_RUNTIME_DIR/temper/sim-usb, as temper-devsim uses).
+    #[arg(long, value_name = "DIR", env = "TEMPER_SIM_BUS")]
+    sim_bus: Option<PathBuf>,
+}
+
+impl BusArgs {
+    fn discovery(&self) -> (Discovery, PathBuf) {
+        let dir = (self.sim_bus.clone()).unwrap_or_else(SimulatedUsbBus::default_dir);
+        (Discovery::standard(&dir), dir)
+    }
+
+    /// The port of the one attached device whose USB serial is `serial`.
+    pub fn port_of(&self, serial: &str) -> Result<String, Failure> {
+        let devices = self.discovery().0.scan().map_err(failure)?;
+        let device = find_by_serial(&devices, serial).map_err(|e| {
+            let help = "see `temper devices`, or pass --port PATH";
+            Failure::new(exit::USAGE, format!("{e}\nhelp: {help}"))
+        })?;
+        device
+            .port()
+            .map(str::to_string)
+            .ok_or_else(|| Failure::new(exit::USAGE, format!("{} has no serial port", device.id)))
+    }
+}
+
+fn failure(e: DiscoveryError) -> Failure {
+    Failure::new(exit::FAILED, e)
+}
+
+/// A device and what it matches, for JSON output: the device's fields plus `profile`.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    device: &'a AttachedDevice,
+    profile: ProfileMatch,
+}
+
+/// One JSON line of `--watch`.
+#[derive(Serialize)]
+#[serde(
+    tag = "event",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case"
+)]
+enum Line<'a> {
+    /// The initial devices are reported; changes follow.
+    Watching {
+        sources: Vec<&'static str>,
+        sim_bus: PathBuf,
+    },
+    Attached(Listed<'a>),
+    Detached {
+        id: &'a str,
+        port: Option<&'a str>,
+    },
+}
+
+impl Cmd {
+    /// Lists the attached devices, or watches them until Ctrl-C or SIGTERM.
+    pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
+        let profiles = super::load_profiles(globals, None)?;
+        let (discovery, sim_bus) = self.bus.discovery();
+        let json = globals.json;
+        if !self.watch {
+            let devices = discovery.scan().map_err(failure)?;
+            let listed: Vec<Listed> = devices.iter().map(|d| listed(d, &profiles)).collect();
+            if json {
+                println!("{}", serde_json::json!({ "devices": listed }));
+            } else if listed.is_empty() {
+                println!("No devices attached (looked at USB-serial ports in /sys/class/tty and at the simulated USB bus {}).", sim_bus.display());
+            }
+            for entry in listed.iter().filter(|_| !json) {
+                println!(
+                    "{}\n    {}",
+                    entry.device.summary(),
+                    describe(&entry.profile)
+                );
+            }
+            return Ok(exit::HARDENED);
+        }
+        let sources = discovery.source_names();
+        let watcher = Watcher::start(discovery, Watcher::DEFAULT_INTERVAL, move |event| {
+            print(&event, &profiles, json)
+        })
+        .map_err(failure)?;
+        if json {
+            emit(&Line::Watching { sources, sim_bus });
+        } else {
+            eprintln!(
+                "Watching for devices (sysfs and the simulated USB bus {}); Ctrl-C to stop.",
+                sim_bus.display()
+            );
+        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Failure::new(exit::FAILED, format!("cannot handle SIGTERM: {e}")))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        watcher.stop();
+        Ok(exit::HARDENED)
+    }
+}
+
+fn listed<'a>(device: &'a AttachedDevice, profiles: &[Profile]) -> Listed<'a> {
+    Listed {
+        device,
+        profile: recognise(device, profiles),
+    }
+}
+
+fn describe(found: &ProfileMatch) -> String {
+    match found {
+        ProfileMatch::Recognised {
+            profile_id,
+            profile_name,
+            candidates,
+        } if candidates.len() > 1 => format!(
+            "{profile_id}: {profile_name} (USB alone cannot tell {} apart: the model is confirmed when the device is identified)",
+            candidates.join(", ")
+        ),
+        ProfileMatch::Recognised {
+            profile_id,
+            profile_name,
+            ..
+        } => format!("{profile_id}: {profile_name}"),
+        ProfileMatch::Unknown { reason } => format!("unknown device: {reason}"),
+    }
+}
+
+fn print(event: &DiscoveryEvent, profiles: &[Profile], json: bool) {
+    match (event, json) {
+        (DiscoveryEvent::Attached(device), true) => emit(&Line::Attached(listed(device, profiles))),
+        (DiscoveryEvent::Detached { id, port }, true) => emit(&Line::Detached {
+            id,
+            port: port.as_deref(),
+        }),
+        (DiscoveryEvent::Attached(device), false) => {
+            let found = recognise(device, profiles);
+            write_line(&format!(
+                "plugged in:  {}\n    {}",
+                device.summary(),
+                describe(&found)
+            ));
+        }
+        (DiscoveryEvent::Detached { id, port }, false) => write_line(&format!(
+            "unplugged:   {} ({id})",
+            port.as_deref().unwrap_or(id)
+        )),
+    }
+}
+
+fn emit(line: &Line) {
+    match serde_json::to_string(line) {
+        Ok(text) => write_line(&text),
+        Err(e) => tracing::warn!("cannot encode a device event: {e}"),
+    }
+}
+
+/// Writes one line; a closed stdout (the reader went away) ends the watch.
+fn write_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(exit::FAILED.into());
+    }
+}
