@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "lock_inventory",
     "list_devices",
     "secure_device",
+    "rotate_credentials_now",
+    "renew_certificate",
     "inventory_rows",
     "device_page",
     "reveal_credentials",

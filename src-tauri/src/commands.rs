@@ -57,10 +57,32 @@ pub async fn secure_device(
     device_id: String,
     site: Option<String>,
 ) -> Result<u32> {
-    let sink = Arc::new(move |event: JobEvent| {
+    app.secure(&device_id, site, run_sink(handle))
+}
+
+#[tauri::command]
+pub async fn rotate_credentials_now(
+    handle: AppHandle,
+    app: State<'_, App>,
+    serial: String,
+) -> Result<u32> {
+    app.rotate_now(&serial, run_sink(handle))
+}
+
+#[tauri::command]
+pub async fn renew_certificate(
+    handle: AppHandle,
+    app: State<'_, App>,
+    serial: String,
+) -> Result<u32> {
+    app.renew_certificate(&serial, run_sink(handle))
+}
+
+/// A job's events to the window, as `run://event`.
+fn run_sink(handle: AppHandle) -> temper_api::jobs::JobSink {
+    Arc::new(move |event: JobEvent| {
         let _ = handle.emit(RUN_EVENT, event);
-    });
-    app.secure(&device_id, site, sink)
+    })
 }
 
 #[tauri::command]

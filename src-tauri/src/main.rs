@@ -25,6 +25,8 @@ macro_rules! handlers {
             commands::lock_inventory,
             commands::list_devices,
             commands::secure_device,
+            commands::rotate_credentials_now,
+            commands::renew_certificate,
             commands::inventory_rows,
             commands::device_page,
             commands::reveal_credentials,

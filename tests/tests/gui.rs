@@ -254,3 +254,110 @@ async fn commands_not_granted_to_the_window_are_refused() {
         .expect("unplug");
     gui.close().await;
 }
+
+/// The device page's maintenance (issue 6): a secured camera's passwords are rotated now (after an inline
+/// confirm) and its certificate renewed, each run shown step by step on the page; the page then shows the new
+/// history, the revealed password is a new one, and the camera serves a new certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_page_rotates_passwords_now_and_renews_the_certificate() {
+    let gui = Gui::start(GuiOptions::default()).await;
+    gui.create_inventory().await;
+    let state = tempfile::tempdir().unwrap();
+    let bus = gui.bus.to_string_lossy().to_string();
+    let sim = Sim::start_with(state.path(), &test_ip(232), &["--usb-bus", &bus]);
+    let id = format!(".device[data-device-id=\"sim:{}\"]", sim.serial);
+    gui.wait_for(&id, Duration::from_secs(10)).await;
+    gui.click("#secure-button").await;
+    gui.wait_for("#run-result", RUN).await;
+    let result = gui
+        .wait_js(
+            "return document.querySelector('#run-result').dataset.result",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(result, json!("secured"), "the camera is secured first");
+    gui.click("#reveal-button").await;
+    let first = gui.text("#revealed-password").await;
+
+    gui.click("[data-nav=inventory]").await;
+    gui.click("#inventory-table tbody tr[data-serial] button")
+        .await;
+    gui.wait_for("#rotate-now", Duration::from_secs(10)).await;
+    let rows = "return document.querySelectorAll('#device-history tbody tr').length";
+    let history_before = gui.wait_js(rows, Duration::from_secs(10)).await;
+
+    gui.click("#rotate-now").await;
+    let question = gui.text("#rotate-confirm").await;
+    assert!(
+        question.contains("The device gets new passwords; the old ones stop working. Continue?"),
+        "an inline confirm in plain words: {question}"
+    );
+    gui.screenshot("13-device-rotate-now").await;
+    gui.click("#rotate-now-confirm").await;
+    gui.wait_for(
+        "#device-run-steps .step[data-step]",
+        Duration::from_secs(20),
+    )
+    .await;
+    gui.screenshot("16-device-rotating").await;
+    gui.wait_for("#device-run-result, #device-run-error", RUN)
+        .await;
+    let result = gui
+        .wait_js(
+            "const r = document.querySelector('#device-run-result'); return r ? r.dataset.result : document.querySelector('#device-run-error').innerText",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(result, json!("secured"), "the rotation finishes secured");
+    let steps = gui
+        .wait_js("return Array.from(document.querySelectorAll('#device-run-steps .step')).map(s => s.dataset.step + '=' + s.dataset.state).join(',')", Duration::from_secs(5))
+        .await;
+    assert!(
+        steps.as_str().unwrap().contains("rotate-credentials=done"),
+        "the passwords were rotated: {steps}"
+    );
+    gui.screenshot("17-device-rotated").await;
+    let history_after = gui.wait_js(rows, Duration::from_secs(10)).await;
+    assert!(
+        history_after.as_u64() > history_before.as_u64(),
+        "the page was refreshed with the new audit events: {history_before} → {history_after}"
+    );
+    gui.click("#reveal-button").await;
+    let second = gui.text("#revealed-password").await;
+    assert!(second.len() >= 16, "a strong new password");
+    assert_ne!(second, first, "the revealed password is the new one");
+
+    let served_before = served_fingerprint(&sim.ip).await;
+    gui.click("#renew-certificate").await;
+    gui.wait_for(
+        "#device-run-steps .step[data-step=certificate][data-state=done], #device-run-error",
+        RUN,
+    )
+    .await;
+    gui.wait_for("#device-run-result, #device-run-error", RUN)
+        .await;
+    let result = gui
+        .wait_js(
+            "const r = document.querySelector('#device-run-result'); return r ? r.dataset.result : document.querySelector('#device-run-error').innerText",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(result, json!("secured"), "the renewal finishes secured");
+    gui.screenshot("18-device-renew-certificate").await;
+    assert_ne!(
+        served_fingerprint(&sim.ip).await,
+        served_before,
+        "the camera serves its new certificate"
+    );
+    drop(sim);
+    gui.close().await;
+}
+
+/// The fingerprint of the certificate `ip:443` serves (read on a blocking thread: the helper runs its own
+/// runtime).
+async fn served_fingerprint(ip: &str) -> String {
+    let ip = ip.to_string();
+    tokio::task::spawn_blocking(move || temper_e2e::served_fingerprint(&ip))
+        .await
+        .expect("read the served certificate")
+}

@@ -123,6 +123,20 @@ impl DeviceList {
             .cloned()
     }
 
+    /// The attached device whose USB serial number is `serial`.
+    ///
+    /// Simulators announce the device's own serial as their USB serial, so an inventory serial finds them.
+    /// A real USB-serial adapter has its own serial (the adapter's, not the device's): for those this finds
+    /// nothing until Temper can tell which adapter a known device is on. A known limit.
+    pub fn find_by_serial(&self, serial: &str) -> Option<AttachedDevice> {
+        self.devices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|d| d.serial() == Some(serial))
+            .cloned()
+    }
+
     /// Every attached device, as the window lists them.
     pub fn views(&self, profiles: &[Profile]) -> Vec<DeviceView> {
         let map = self.devices.lock().unwrap_or_else(|p| p.into_inner());

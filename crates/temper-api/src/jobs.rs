@@ -1,6 +1,7 @@
-//! Commissioning runs started from the window. Each runs on its own thread (the plan's future is driven by a
-//! small runtime there), shares the one inventory connection, and reports through a callback. Several run at
-//! once (installer mode); one device never has two runs.
+//! Runs started from the window: commissioning ("Secure this device"), rotating every credential now, and
+//! renewing the certificate. Each runs on its own thread (the plan's future is driven by a small runtime
+//! there), shares the one inventory connection, and reports through a callback as the same [`RunEvent`]
+//! stream. Several run at once (installer mode); one device never has two runs.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use temper_core::discovery::AttachedDevice;
-use temper_core::plan::{self, CommissionOptions};
+use temper_core::plan::{self, CommissionOptions, RenewOptions};
 use temper_core::profile::Profile;
 use temper_core::transport::serial::SerialLink;
 
@@ -26,8 +27,35 @@ pub struct Jobs {
     busy: Arc<Mutex<HashSet<String>>>,
 }
 
+/// Which plan a run follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Commission and harden the device (resumes where an earlier run stopped).
+    Commission,
+    /// Commission with every credential rotated, even those still valid
+    /// ([`CommissionOptions::rotate_now`]).
+    RotateNow,
+    /// Renew the device's certificate ([`plan::renew_certificate`]); the device on the port must have the
+    /// serial in [`JobRequest::serial`].
+    RenewCertificate,
+}
+
+impl JobKind {
+    fn thread_name(self) -> &'static str {
+        match self {
+            JobKind::Commission => "commission",
+            JobKind::RotateNow => "rotate-now",
+            JobKind::RenewCertificate => "renew-cert",
+        }
+    }
+}
+
 /// What a run needs.
 pub struct JobRequest {
+    /// Which plan.
+    pub kind: JobKind,
+    /// The inventory serial the run is for (renewal refuses another device); `None` for a first commissioning.
+    pub serial: Option<String>,
     /// The attached device.
     pub device: AttachedDevice,
     /// Profiles (already tightened by the settings).
@@ -64,13 +92,14 @@ impl Jobs {
         {
             return Err(ApiError::new(
                 ErrorCode::Busy,
-                "This device is already being secured.",
-            ));
+                "Temper is already working on this device.",
+            )
+            .help("Wait until the run on screen finishes, then try again."));
         }
         let job = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let busy = Arc::clone(&self.busy);
         let spawned = std::thread::Builder::new()
-            .name(format!("commission-{job}"))
+            .name(format!("{}-{job}", request.kind.thread_name()))
             .spawn(move || {
                 let emit = |event: RunEvent| {
                     sink(JobEvent {
@@ -118,6 +147,7 @@ fn run(
         control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
         site: request.site,
         clock_offset_secs: 0,
+        rotate_now: request.kind == JobKind::RotateNow,
     };
     let mut inventory = request.inventory;
     let mut translator = Translator::default();
@@ -126,11 +156,24 @@ fn run(
             emit(e);
         }
     };
-    runtime.block_on(plan::commission(
-        Box::new(link),
-        options,
-        &mut inventory,
-        &mut sink,
-    ))?;
+    let link = Box::new(link);
+    match request.kind {
+        JobKind::Commission | JobKind::RotateNow => {
+            runtime.block_on(plan::commission(link, options, &mut inventory, &mut sink))?
+        }
+        JobKind::RenewCertificate => {
+            let renew = RenewOptions {
+                device: request.serial,
+                due_within: None,
+            };
+            runtime.block_on(plan::renew_certificate(
+                link,
+                options,
+                renew,
+                &mut inventory,
+                &mut sink,
+            ))?
+        }
+    };
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! `temper-bench`: wall time of one commissioning of a simulated IP camera at 115200 baud, next to the physical
 //! floor computed from the committed reference transcript of the console exchange; and the station CA's signing
-//! rate next to OpenSSL's (docs/benchmarks.md).
+//! rate next to OpenSSL's; and the desktop app's start-up and idle memory next to an empty Tauri 2 app's
+//! (docs/benchmarks.md).
 //!
 //! ```text
 //! temper-bench [--runs N] [--bin-dir DIR] [--transcript FILE] [--save DIR]    (--runs 0: the floor only)
 //! temper-bench --record FILE [--bin-dir DIR]
 //! temper-bench --sign [--count N] [--speed-seconds S]
+//! temper-bench --gui [--runs N]
 //! ```
 //!
 //! Default: parse the transcript, then commission N (3) fresh simulated devices with the real `temper` binary
@@ -19,6 +21,8 @@
 //! outlier; the transcript costs a little time, so figures for the docs are taken without it.
 //! `--sign` measures `StationCa::sign` in this process for P-256, P-384 and Ed25519 CAs, each beside OpenSSL
 //! doing the same job (module `sign`); it needs `openssl` on the PATH, not the release binaries.
+//! `--gui` measures `temper-app` and `temper-empty-app` (found next to this executable) under a private Xvfb:
+//! start-up to the loaded page and idle memory, N (5) runs of each (module `gui`).
 //!
 //! This is a benchmark that prints figures; it asserts no speed target and only fails when a run fails.
 
@@ -28,6 +32,8 @@ use anyhow::{anyhow, bail, Context};
 
 #[path = "temper-bench/floor.rs"]
 mod floor;
+#[path = "temper-bench/gui.rs"]
+mod gui;
 #[path = "temper-bench/runs.rs"]
 mod runs;
 #[path = "temper-bench/sign.rs"]
@@ -55,6 +61,7 @@ pub struct Args {
     record: Option<PathBuf>,
     save: Option<PathBuf>,
     sign: bool,
+    gui: bool,
     count: usize,
     speed_seconds: u32,
 }
@@ -79,21 +86,25 @@ fn parse_args() -> anyhow::Result<Args> {
         record: None,
         save: None,
         sign: false,
+        gui: false,
         count: 1000,
         speed_seconds: 3,
     };
+    let mut runs_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| anyhow!("{name} needs a value"));
         match a.as_str() {
             "--runs" => {
                 args.runs = value("--runs")?.parse().context("--runs")?;
+                runs_given = true;
             }
             "--bin-dir" => args.bin_dir = PathBuf::from(value("--bin-dir")?),
             "--transcript" => args.transcript = PathBuf::from(value("--transcript")?),
             "--record" => args.record = Some(PathBuf::from(value("--record")?)),
             "--save" => args.save = Some(PathBuf::from(value("--save")?)),
             "--sign" => args.sign = true,
+            "--gui" => args.gui = true,
             "--count" => {
                 args.count = value("--count")?.parse().context("--count")?;
                 if args.count == 0 {
@@ -109,7 +120,8 @@ fn parse_args() -> anyhow::Result<Args> {
                 println!(
                     "usage: temper-bench [--runs N] [--bin-dir DIR] [--transcript FILE] [--save DIR]\n       \
                      temper-bench --record FILE [--bin-dir DIR]\n       \
-                     temper-bench --sign [--count N] [--speed-seconds S]\n\
+                     temper-bench --sign [--count N] [--speed-seconds S]\n       \
+                     temper-bench --gui [--runs N]\n\
                      Figures and how to read them: docs/benchmarks.md"
                 );
                 std::process::exit(0);
@@ -117,7 +129,10 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other:?} (try --help)"),
         }
     }
-    if args.sign {
+    if args.gui && !runs_given {
+        args.runs = 5;
+    }
+    if args.sign || args.gui {
         return Ok(args);
     }
     for bin in ["temper", "temper-devsim"] {
@@ -156,6 +171,9 @@ fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     if args.sign {
         return sign::run(args.count, args.speed_seconds);
+    }
+    if args.gui {
+        return gui::run(args.runs);
     }
     if let Some(d) = &args.save {
         std::fs::create_dir_all(d)?;

@@ -9,8 +9,8 @@ const STATE_WORDS: Record<StepView['state'], string> = {
   pending: 'waiting', running: 'in progress', done: 'done', skipped: 'nothing to do', failed: 'failed',
 };
 
-export function stepList(steps: StepView[]): HTMLElement {
-  return h('ol', { id: 'run-steps', className: 'steps' }, steps.map((s) =>
+export function stepList(steps: StepView[], id = 'run-steps'): HTMLElement {
+  return h('ol', { id, className: 'steps' }, steps.map((s) =>
     h('li', { className: 'step', 'data-step': s.step, 'data-state': s.state },
       h('span', { className: 'step-icon', 'aria-hidden': 'true' }),
       h('span', { className: 'step-title', text: s.title }),
@@ -67,7 +67,7 @@ export function endUserPanel(top: HTMLElement, bottom: HTMLElement, live: HTMLEl
     return [
       !busy && state.devices.length > 0 ? h('div', { className: 'secure' }, button,
         selected ? null : h('p', { id: 'secure-hint', className: 'hint', text: 'Pick a device in the list first.' })) : null,
-      run || starting ? h('h2', { text: `Securing ${run?.model ?? current?.target.deviceId ?? 'the device'}` }) : null,
+      run || starting ? h('h2', { text: `Securing ${run?.model ?? state.devices.find((d) => d.id === current?.target.deviceId)?.model ?? 'the device'}` }) : null,
       run && run.steps.length ? stepList(run.steps) : null,
     ];
   });

@@ -82,6 +82,7 @@ impl Renew {
             site: None,
             clock_offset_secs: crate::fault::clock_offset()
                 .map_err(|e| Failure::new(exit::USAGE, e))?,
+            rotate_now: false,
         };
         let renew = RenewOptions {
             device: self.device,

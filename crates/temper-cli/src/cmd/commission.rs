@@ -34,6 +34,9 @@ pub struct Cmd {
     /// Baud rate (default: the profile's).
     #[arg(long)]
     baud: Option<u32>,
+    /// Rotate every credential now, even those still valid (crash-safe like the first rotation).
+    #[arg(long)]
+    rotate_now: bool,
 }
 
 impl Cmd {
@@ -47,6 +50,7 @@ impl Cmd {
             address: None,
             site: Some("demo".into()),
             baud: None,
+            rotate_now: false,
         }
     }
 
@@ -77,6 +81,7 @@ impl Cmd {
             site: self.site,
             clock_offset_secs: crate::fault::clock_offset()
                 .map_err(|e| Failure::new(exit::USAGE, e))?,
+            rotate_now: self.rotate_now,
         };
         let fault = FaultPoint::from_env();
         let mut renderer = Renderer::new(globals.json);

@@ -39,6 +39,8 @@ pub(crate) struct Run<'i, 'e> {
     pub steps: Vec<StepSummary>,
     /// Seconds added to the system clock for every certificate time and the device's clock (tests move it).
     pub clock_offset_secs: i64,
+    /// True when every credential is due for rotation whatever its age ([`super::CommissionOptions::rotate_now`]).
+    pub rotate_now: bool,
     current_step: Option<StepId>,
 }
 
@@ -56,6 +58,7 @@ impl<'i, 'e> Run<'i, 'e> {
             checks: Vec::new(),
             steps: Vec::new(),
             clock_offset_secs: 0,
+            rotate_now: false,
             current_step: None,
         }
     }

@@ -44,6 +44,11 @@ pub struct CommissionOptions {
     /// Seconds added to the system clock for certificate times, the device's clock and TLS verification.
     /// 0 in real use; tests move the station's clock with it (renewal before expiry, for example).
     pub clock_offset_secs: i64,
+    /// Rotate every credential store even if its current credential is still valid ("rotate now"): the same
+    /// crash-safe path as an expired credential (a new one committed as pending before it is sent, confirmed
+    /// from outside, then made current). Every run with this set rotates again; a resumed run first finishes
+    /// a pending credential the device already took.
+    pub rotate_now: bool,
 }
 
 impl CommissionOptions {
@@ -67,6 +72,7 @@ pub async fn commission(
     });
     let mut run = steps::identify::run(link, &options, inventory, events).await?;
     run.clock_offset_secs = options.clock_offset_secs;
+    run.rotate_now = options.rotate_now;
     let result = run_remaining(&mut run, &options).await;
     if let Err(error) = &result {
         let serial = run.device.serial.clone();

@@ -2,7 +2,8 @@
 //!
 //! Per store: find which credential the device holds now (from outside, or by the console login that opened
 //! this session); if it holds the pending one, the last run died after the device took it: mark it current. If
-//! it holds the current one, there is nothing to do (unless it is older than the policy's maximum age). Else
+//! it holds the current one, there is nothing to do (unless it is due: older than the policy's maximum age, or
+//! the run was asked to rotate now). Else
 //! reuse the pending credential or generate one, commit it durably as pending, and only then send it; confirm it
 //! from outside (or by a fresh console login) and mark it current.
 
@@ -44,6 +45,12 @@ fn record_for(
         .credentials(&run.device.serial)?
         .into_iter()
         .find(|c| c.store == store.id))
+}
+
+/// True when the store's current credential must be replaced although the device still takes it: the run was
+/// asked to rotate now, or the credential is older than the policy's maximum age.
+fn due(run: &Run<'_, '_>, record: &CredentialRecord) -> bool {
+    run.rotate_now || expired(run, record)
 }
 
 fn expired(run: &Run<'_, '_>, record: &CredentialRecord) -> bool {
@@ -125,7 +132,7 @@ async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
     if let Some(record) = &record {
         if record.current.as_ref() == Some(&on_device)
             && record.pending.is_none()
-            && !expired(run, record)
+            && !due(run, record)
         {
             return Ok(false);
         }
@@ -193,7 +200,7 @@ async fn rotate_command(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
         Some(current) => confirm(run, store, current).await? == AuthOutcome::Accepted,
         None => false,
     };
-    if on_current && pending.is_none() && !record.as_ref().is_some_and(|r| expired(run, r)) {
+    if on_current && pending.is_none() && !record.as_ref().is_some_and(|r| due(run, r)) {
         return Ok(false);
     }
     if !on_current && confirm(run, store, &store.default_password).await? != AuthOutcome::Accepted {
