@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "export_ca",
     "backup_inventory",
+    "list_backups",
+    "restore_backup",
     "plug_simulated_device",
     "unplug_simulated_device",
 ];

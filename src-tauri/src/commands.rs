@@ -6,7 +6,9 @@ use std::sync::Arc;
 use tauri::{AppHandle, Emitter, State};
 use temper_api::session::{LockStatus, SecretInput, Strength};
 use temper_api::views::{AuditPage, DevicePage, InventoryRow, RevealedCredential};
-use temper_api::{ApiError, App, AppInfo, DeviceView, JobEvent, Settings, Unlock};
+use temper_api::{
+    ApiError, App, AppInfo, BackupFile, DeviceView, JobEvent, RestoreResult, Settings, Unlock,
+};
 
 /// Where run progress goes: `run://event` with a [`JobEvent`].
 pub const RUN_EVENT: &str = "run://event";
@@ -147,6 +149,20 @@ pub async fn export_ca(app: State<'_, App>) -> Result<String> {
 #[tauri::command]
 pub async fn backup_inventory(app: State<'_, App>) -> Result<String> {
     app.backup_inventory()
+}
+
+#[tauri::command]
+pub async fn list_backups(app: State<'_, App>) -> Result<Vec<BackupFile>> {
+    app.backups()
+}
+
+#[tauri::command]
+pub async fn restore_backup(
+    app: State<'_, App>,
+    file_name: String,
+    unlock: Unlock,
+) -> Result<RestoreResult> {
+    app.restore_backup(&file_name, unlock)
 }
 
 #[tauri::command]

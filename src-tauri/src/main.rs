@@ -37,6 +37,8 @@ macro_rules! handlers {
             commands::save_settings,
             commands::export_ca,
             commands::backup_inventory,
+            commands::list_backups,
+            commands::restore_backup,
             commands::plug_simulated_device,
             commands::unplug_simulated_device,
         ]

@@ -233,6 +233,7 @@ fn settings_only_tighten() {
         password_min_length: Some(6),
         password_max_age_days: None,
         idle_lock_minutes: 10,
+        certificate_key: None,
     };
     let error = app.save_settings(loose).unwrap_err();
     assert_eq!(error.code, ErrorCode::Invalid);
@@ -241,10 +242,25 @@ fn settings_only_tighten() {
         "{}",
         error.message
     );
+    let outside = Settings {
+        certificate_key: Some("rsa-2048".into()),
+        ..Settings::default()
+    };
+    let error = app.save_settings(outside).unwrap_err();
+    assert_eq!(error.code, ErrorCode::Invalid);
+    assert!(
+        error.message.contains("ipcam")
+            && error.message.contains("rsa-2048")
+            && error.message.contains("ecdsa-p256, ecdsa-p384, ed25519"),
+        "names the profile and the key types it allows: {}",
+        error.message
+    );
+    assert_eq!(app.settings(), Settings::default(), "nothing was saved");
     let tight = Settings {
         password_min_length: Some(30),
         password_max_age_days: Some(90),
         idle_lock_minutes: 5,
+        certificate_key: Some("ed25519".into()),
     };
     app.save_settings(tight.clone())
         .expect("tightening is allowed");

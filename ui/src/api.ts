@@ -3,17 +3,17 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
-  ApiError, AppInfo, AuditPage, DevicePage, DeviceView, InventoryRow, JobEvent, LockStatus,
-  RevealedCredential, Settings, Strength, Unlock,
+  ApiError, AppInfo, AuditPage, BackupFile, DevicePage, DeviceView, InventoryRow, JobEvent, LockStatus,
+  RestoreResult, RevealedCredential, Settings, Strength, Unlock,
 } from './generated/types';
 
 /** Any rejection as an ApiError (the backend always sends one; anything else is wrapped). */
 export function asApiError(e: unknown): ApiError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const { code, message, help } = e as ApiError;
-    return { code, message: String(message), help: help ?? null };
+    const { code, message, help, retry_after_secs: retry } = e as ApiError;
+    return { code, message: String(message), help: help ?? null, retry_after_secs: typeof retry === 'number' ? retry : null };
   }
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e), help: null };
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e), help: null, retry_after_secs: null };
 }
 
 let onLocked: () => void = () => {};
@@ -53,6 +53,8 @@ export const api = {
   saveSettings: (settings: Settings) => call<Settings>('save_settings', { settings }),
   exportCa: () => call<string>('export_ca'),
   backupInventory: () => call<string>('backup_inventory'),
+  listBackups: () => call<BackupFile[]>('list_backups'),
+  restoreBackup: (fileName: string, unlock: Unlock) => call<RestoreResult>('restore_backup', { fileName, unlock }),
   plugSimulatedDevice: (model: string) => call<number>('plug_simulated_device', { model }),
   unplugSimulatedDevice: (pid: number) => call<null>('unplug_simulated_device', { pid }),
 };

@@ -86,6 +86,7 @@ export async function retry(into: Launch, site: string | null): Promise<void> {
       code: 'not-found',
       message: 'The device is not plugged in.',
       help: 'Plug it back in and wait until it shows in the list above, then press Retry.',
+      retry_after_secs: null,
     };
     changed();
     return;

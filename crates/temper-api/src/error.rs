@@ -34,6 +34,9 @@ pub enum ErrorCode {
     Invalid,
     /// Something is already running for this device.
     Busy,
+    /// The backup file is damaged, not a Temper backup, or its audit trail does not verify: it must not be
+    /// restored.
+    BadBackup,
     /// Anything else: the message says what.
     Internal,
 }
@@ -48,6 +51,9 @@ pub struct ApiError {
     pub message: String,
     /// What to do next.
     pub help: Option<String>,
+    /// Seconds until the next unlock may be tried (after repeated wrong keys), else null.
+    #[ts(type = "number | null")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -57,12 +63,19 @@ impl ApiError {
             code,
             message: message.into(),
             help: None,
+            retry_after_secs: None,
         }
     }
 
     /// Adds what to do next.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Adds the seconds to wait before the next unlock try.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
         self
     }
 
@@ -85,14 +98,27 @@ impl From<InventoryError> for ApiError {
         };
         let help = match code {
             ErrorCode::WrongKey => Some("Check the passphrase and try again. After several wrong tries Temper waits before it lets you try again."),
-            ErrorCode::TooManyAttempts => Some("Wait until the time shown has passed, then try again."),
+            ErrorCode::TooManyAttempts => Some("Wait until the countdown ends, then try again. Every wrong try is recorded in the audit trail."),
             ErrorCode::WeakPassphrase => Some("Use a longer passphrase: several unrelated words work well."),
             _ => None,
         };
+        let retry_after_secs = match &error {
+            InventoryError::Audit(AuditError::TooManyAttempts { retry_after_secs }) => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        };
+        let message = match retry_after_secs {
+            Some(_) => {
+                "Too many wrong tries in a row: Temper waits before it takes the next one.".into()
+            }
+            None => error.to_string(),
+        };
         ApiError {
             code,
-            message: error.to_string(),
+            message,
             help: help.map(String::from),
+            retry_after_secs,
         }
     }
 }

@@ -19,7 +19,7 @@ fn io_error(what: &str, path: &std::path::Path, e: std::io::Error) -> ApiError {
     .help("Check that the reports folder is writable and the disk has space.")
 }
 
-fn stamp() -> String {
+pub(crate) fn stamp() -> String {
     let now = SystemClock.now();
     let date = time::OffsetDateTime::from_unix_timestamp(now as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

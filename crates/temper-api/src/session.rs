@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use temper_core::inventory::audit::{self, Sidecar};
 use temper_core::inventory::keys::{self, KeyHeader, KeySource, SlotKind};
-use temper_core::inventory::SqlCipherInventory;
+use temper_core::inventory::{Clock, InventoryError, SqlCipherInventory, SystemClock};
 use temper_core::Secret;
 use ts_rs::TS;
 
@@ -32,7 +33,7 @@ pub enum Unlock {
 }
 
 impl Unlock {
-    fn source(self) -> KeySource {
+    pub(crate) fn source(self) -> KeySource {
         match self {
             Unlock::Keyring => KeySource::os_keyring(),
             Unlock::Passphrase { passphrase } => KeySource::Passphrase(passphrase.0),
@@ -168,10 +169,56 @@ impl Session {
         Ok(recovery.to_display_string())
     }
 
-    /// Opens the inventory. A wrong key is counted; repeated wrong keys make the next try wait.
+    /// Opens the inventory. A wrong key is counted; repeated wrong keys make the next try wait: the error then
+    /// carries [`ApiError::retry_after_secs`] (also on the wrong key that started the wait, so the window can
+    /// count down at once).
     pub fn unlock(&self, unlock: Unlock) -> Result<(), ApiError> {
-        let inventory = SqlCipherInventory::open_keyed(&self.path, &unlock.source(), &self.actor)?;
+        let inventory = SqlCipherInventory::open_keyed(&self.path, &unlock.source(), &self.actor)
+            .map_err(|e| self.with_backoff(e))?;
         let mut state = self.state();
+        state.inventory = Some(SharedInventory::new(inventory));
+        state.last_activity = Instant::now();
+        Ok(())
+    }
+
+    /// The error for a failed unlock, with the back-off the inventory's sidecar now asks for (if any).
+    fn with_backoff(&self, error: InventoryError) -> ApiError {
+        let error = ApiError::from(error);
+        if error.code != ErrorCode::WrongKey {
+            return error;
+        }
+        let sidecar = Sidecar::read(&audit::sidecar_path(&self.path))
+            .ok()
+            .flatten();
+        match audit::check_backoff(sidecar.as_ref(), SystemClock.now()) {
+            Err(audit::AuditError::TooManyAttempts { retry_after_secs }) => {
+                error.retry_after(retry_after_secs)
+            }
+            _ => error,
+        }
+    }
+
+    /// Replaces the inventory on disk while nothing uses it (a restore): refused unless unlocked (the person
+    /// proved they hold the current key) and no run holds the inventory. The connection is closed before
+    /// `swap` runs (which gets the inventory path and the actor); the inventory `swap` returns is kept
+    /// unlocked. If `swap` fails the session stays locked.
+    pub(crate) fn swap_inventory(
+        &self,
+        swap: impl FnOnce(&Path, &str) -> Result<SqlCipherInventory, ApiError>,
+    ) -> Result<(), ApiError> {
+        let mut state = self.state();
+        let Some(current) = state.inventory.as_ref() else {
+            return Err(ApiError::locked());
+        };
+        if current.in_use() {
+            return Err(ApiError::new(
+                ErrorCode::Busy,
+                "A device is being secured with this inventory.",
+            )
+            .help("Wait until every run has finished, then restore."));
+        }
+        state.inventory = None;
+        let inventory = swap(&self.path, &self.actor)?;
         state.inventory = Some(SharedInventory::new(inventory));
         state.last_activity = Instant::now();
         Ok(())
@@ -252,6 +299,37 @@ mod tests {
         };
         session.lock();
         assert_eq!(session.unlock(wrong).unwrap_err().code, ErrorCode::WrongKey);
+    }
+
+    /// Guards the unlock screen's countdown: the wrong key that starts a back-off already says how long to
+    /// wait, and a try during the wait is "too many attempts" with the seconds left. Core's back-off is counted
+    /// in whole seconds, so earlier failures are dated long ago and the checked wait is 8 s (7 if a second
+    /// boundary passes).
+    #[test]
+    fn wrong_keys_carry_the_back_off_the_next_try_must_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("inv.db");
+        let session = Session::new(db.clone(), "test".into(), Duration::from_secs(60));
+        session.create(passphrase()).expect("create");
+        session.lock();
+        let wrong = || Unlock::Passphrase {
+            passphrase: SecretInput(Secret::new("not the passphrase at all")),
+        };
+        for _ in 0..2 {
+            let e = session.unlock(wrong()).unwrap_err();
+            assert_eq!((e.code, e.retry_after_secs), (ErrorCode::WrongKey, None));
+        }
+        let long_ago = SystemClock.now() - 3600;
+        for _ in 0..3 {
+            audit::record_failed_unlock(&audit::sidecar_path(&db), long_ago).unwrap();
+        }
+        let sixth = session.unlock(wrong()).unwrap_err();
+        assert_eq!(sixth.code, ErrorCode::WrongKey);
+        assert!(matches!(sixth.retry_after_secs, Some(7..=8)), "{sixth:?}");
+        let early = session.unlock(passphrase()).unwrap_err();
+        assert_eq!(early.code, ErrorCode::TooManyAttempts);
+        assert!(matches!(early.retry_after_secs, Some(6..=8)), "{early:?}");
+        assert!(!early.message.contains("help:"), "{early:?}");
     }
 
     #[test]

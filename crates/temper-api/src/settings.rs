@@ -1,5 +1,6 @@
 //! The station's settings. A setting may only tighten what a provisioning profile asks for, never loosen it:
-//! saving checks every loaded profile and names the one a setting would loosen.
+//! saving checks every loaded profile and names the one a setting would loosen. The certificate key type
+//! only chooses among the kinds each profile allows.
 
 use std::path::Path;
 
@@ -22,6 +23,9 @@ pub struct Settings {
     pub password_max_age_days: Option<u32>,
     /// Minutes without use after which the inventory locks again (1–240).
     pub idle_lock_minutes: u32,
+    /// The key type devices make for their certificates ("ecdsa-p256", "ecdsa-p384", "ed25519",
+    /// "rsa-2048"...), one every profile with a certificate allows; `null`: each profile's default.
+    pub certificate_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -30,6 +34,7 @@ impl Default for Settings {
             password_min_length: None,
             password_max_age_days: None,
             idle_lock_minutes: 10,
+            certificate_key: None,
         }
     }
 }
@@ -96,7 +101,7 @@ impl Settings {
         Ok(())
     }
 
-    /// `profile` with its password policy tightened by these settings.
+    /// `profile` with its password policy tightened and its certificate key type chosen by these settings.
     pub fn apply(&self, profile: &Profile) -> Result<Profile, ApiError> {
         let policy = profile
             .password_policy
@@ -110,7 +115,19 @@ impl Settings {
                     format!("{} ({}): {why}", profile.name, profile.id),
                 )
             })?;
-        let mut tightened = profile.clone();
+        let mut tightened = match &self.certificate_key {
+            Some(kind) => profile.with_cert_key(kind).map_err(|why| {
+                ApiError::new(
+                    ErrorCode::Invalid,
+                    format!(
+                        "Certificate key type: {} ({}): {why}",
+                        profile.name, profile.id
+                    ),
+                )
+                .help("Choose \"Profile default\", or a key type every device profile allows.")
+            })?,
+            None => profile.clone(),
+        };
         tightened.password_policy = policy;
         Ok(tightened)
     }

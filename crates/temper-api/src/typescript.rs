@@ -8,6 +8,7 @@ use crate::app::AppInfo;
 use crate::devices::DeviceView;
 use crate::error::{ApiError, ErrorCode};
 use crate::progress::{JobEvent, RunEvent, StepTitle};
+use crate::restore::{BackupFile, RestoreResult};
 use crate::session::{LockStatus, Strength, Unlock};
 use crate::settings::Settings;
 use crate::views::{
@@ -37,6 +38,8 @@ pub fn declarations() -> String {
         DevicePage::decl(),
         AuditPage::decl(),
         Settings::decl(),
+        BackupFile::decl(),
+        RestoreResult::decl(),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in crates/temper-api by ts-rs. Do not edit.\n\

@@ -188,6 +188,27 @@ fn bad_csrs_are_refused_each_with_its_own_reason() {
         check_csr(&ed, &only_p256, &identity(), CHALLENGE),
         Err(CsrError::KeyNotAllowed(_))
     ));
+
+    // The station told the device which key type to make: an allowed key of another type is refused.
+    let asked_p384 = policy()
+        .with_key(temper_core::pki::AllowedKey::EcdsaP384)
+        .expect("allowed");
+    let err = check_csr(&ed, &asked_p384, &identity(), CHALLENGE).unwrap_err();
+    assert_eq!(
+        err,
+        CsrError::KeyNotAsked {
+            found: "Ed25519".into(),
+            asked: "ecdsa-p384".into()
+        }
+    );
+    assert!(err.to_string().contains("ignored the key type"), "{err}");
+    let asked_ed = policy()
+        .with_key(temper_core::pki::AllowedKey::Ed25519)
+        .expect("allowed");
+    assert!(check_csr(&ed, &asked_ed, &identity(), CHALLENGE).is_ok());
+    assert!(only_p256
+        .with_key(temper_core::pki::AllowedKey::Ed25519)
+        .is_err());
 }
 
 #[test]

@@ -416,3 +416,77 @@ fn certificate_section_is_typed_and_needs_a_clock() {
     assert_eq!(err.code(), "profile-bad-reference", "{err}");
     assert!(err.to_string().contains("needs a [clock] section"), "{err}");
 }
+
+/// `{key}` in the genkey command: the device is told the key type, the profile's default (or first allowed
+/// kind) unless the station chooses another it allows; a choice outside allowed_keys is refused.
+#[test]
+fn station_chooses_the_key_type_within_what_the_profile_allows() {
+    use temper_core::pki::AllowedKey;
+    let ipcam = Profile::load(&shipped_dir().join("ipcam.toml")).expect("ipcam loads");
+    let cert = ipcam.certificate.as_ref().expect("certificate");
+    assert!(cert.chooses_key());
+    assert_eq!(
+        cert.key_kind(),
+        Some(AllowedKey::EcdsaP256),
+        "first allowed"
+    );
+    assert_eq!(
+        cert.genkey().as_deref(),
+        Ok("certtool genkey --type ec-p256")
+    );
+
+    let ed = ipcam.with_cert_key("ed25519").expect("ed25519 is allowed");
+    let ed_cert = ed.certificate.as_ref().expect("certificate");
+    assert_eq!(ed_cert.key_kind(), Some(AllowedKey::Ed25519));
+    assert_eq!(ed_cert.policy.required_key, Some(AllowedKey::Ed25519));
+    assert_eq!(
+        ed_cert.genkey().as_deref(),
+        Ok("certtool genkey --type ed25519")
+    );
+    assert_eq!(
+        ed_cert.policy.allowed_keys, cert.policy.allowed_keys,
+        "a choice does not widen"
+    );
+
+    let err = ipcam.with_cert_key("rsa-2048").expect_err("not allowed");
+    assert!(
+        err.contains("rsa-2048") && err.contains("ecdsa-p256, ecdsa-p384, ed25519"),
+        "{err}"
+    );
+    let err = ipcam.with_cert_key("dsa-512").expect_err("unknown");
+    assert!(err.contains("unknown key type"), "{err}");
+
+    let pro = Profile::load(&shipped_dir().join("ipcam-pro.toml")).expect("ipcam-pro loads");
+    let pro_cert = pro.certificate.as_ref().expect("certificate");
+    assert_eq!(
+        pro_cert.key_kind(),
+        Some(AllowedKey::EcdsaP256),
+        "default_key"
+    );
+    let p384 = pro.with_cert_key("ecdsa-p384").expect("allowed");
+    let genkey = p384.certificate.as_ref().expect("certificate").genkey();
+    assert_eq!(
+        genkey.as_deref(),
+        Ok("certtool genkey --slot {slot} --type ec-p384")
+    );
+
+    // A device that picks its own key type cannot be told one.
+    let source = ipcam_source()
+        .replace("--type {key}", "--type ec-p256")
+        .replace("[certificate.key_names]", "[unused]");
+    let source = match source.find("[unused]") {
+        Some(at) => {
+            let end = source[at..].find("\n\n").map_or(source.len(), |e| at + e);
+            format!("{}{}", &source[..at], &source[end..])
+        }
+        None => source,
+    };
+    let picks = Profile::from_toml_str(&source, Path::new("x.toml")).expect("loads");
+    let picks_cert = picks.certificate.as_ref().expect("certificate");
+    assert!(!picks_cert.chooses_key());
+    assert_eq!(picks_cert.key_kind(), None, "any allowed kind is accepted");
+    let err = picks
+        .with_cert_key("ecdsa-p256")
+        .expect_err("cannot be told");
+    assert!(err.contains("picks its own key type"), "{err}");
+}

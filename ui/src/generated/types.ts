@@ -1,7 +1,7 @@
 // Generated from the Rust types in crates/temper-api by ts-rs. Do not edit.
 // Regenerate: TEMPER_UPDATE_TYPES=1 cargo test -p temper-api typescript
 
-export type ErrorCode = "locked" | "no-inventory" | "wrong-key" | "too-many-attempts" | "weak-passphrase" | "device-lost" | "device-incompatible" | "device-misbehaved" | "not-found" | "invalid" | "busy" | "internal";
+export type ErrorCode = "locked" | "no-inventory" | "wrong-key" | "too-many-attempts" | "weak-passphrase" | "device-lost" | "device-incompatible" | "device-misbehaved" | "not-found" | "invalid" | "busy" | "bad-backup" | "internal";
 
 export type ApiError = { 
 /**
@@ -15,7 +15,11 @@ message: string,
 /**
  * What to do next.
  */
-help: string | null, };
+help: string | null, 
+/**
+ * Seconds until the next unlock may be tried (after repeated wrong keys), else null.
+ */
+retry_after_secs: number | null, };
 
 export type AppInfo = { 
 /**
@@ -441,5 +445,43 @@ password_max_age_days: number | null,
 /**
  * Minutes without use after which the inventory locks again (1–240).
  */
-idle_lock_minutes: number, };
+idle_lock_minutes: number, 
+/**
+ * The key type devices make for their certificates ("ecdsa-p256", "ecdsa-p384", "ed25519",
+ * "rsa-2048"...), one every profile with a certificate allows; `null`: each profile's default.
+ */
+certificate_key: string | null, };
+
+export type BackupFile = { 
+/**
+ * The file name (what [`App::restore_backup`] takes).
+ */
+name: string, 
+/**
+ * Size in bytes.
+ */
+size: number, 
+/**
+ * When it was last written (Unix seconds).
+ */
+modified: number, };
+
+export type RestoreResult = { 
+/**
+ * The backup restored.
+ */
+restored: string, 
+/**
+ * Where the inventory that was replaced is kept (its database file; its key header and audit sidecar
+ * sit beside it with the same name plus `.keys` and `.audit`).
+ */
+kept_aside: string, 
+/**
+ * Devices in the restored inventory.
+ */
+devices: number, 
+/**
+ * Audit events in the restored trail (verified), before the restore's own event.
+ */
+audit_events: number, };
 

@@ -56,7 +56,7 @@ describe('run reducer', () => {
   });
 
   it('a failure marks the running step failed, keeps the error, and ignores anything after it', () => {
-    const error = { code: 'device-lost' as const, message: 'The device stopped answering.', help: 'Check the cable, then press Retry.' };
+    const error = { code: 'device-lost' as const, message: 'The device stopped answering.', help: 'Check the cable, then press Retry.', retry_after_secs: null };
     const run = fold([started,
       { kind: 'step-started', step: 'identify', title: 'Identify…' },
       { kind: 'failed', error },
@@ -84,7 +84,7 @@ describe('run reducer', () => {
     runs = applyJobEvent(runs, ev(1, started));
     runs = startRun(runs, 1, 'usb-1');
     expect(runs[1].steps).toHaveLength(3);
-    runs = applyJobEvent(runs, ev(1, { kind: 'failed', error: { code: 'device-lost', message: 'lost', help: null } }));
+    runs = applyJobEvent(runs, ev(1, { kind: 'failed', error: { code: 'device-lost', message: 'lost', help: null, retry_after_secs: null } }));
     runs = startRun(runs, 2, 'usb-1');
     expect(latestRun(runs, 'usb-1')).toMatchObject({ job: 2, state: 'running', error: null, steps: [] });
     runs = applyJobEvent(runs, ev(2, started));

@@ -3,6 +3,7 @@
 import { api, asApiError } from '../api';
 import { h, replace, field, actionButton } from '../dom';
 import type { ApiError, LockStatus, Strength, Unlock } from '../generated/types';
+import { secondsLeft, waitDeadline, waitWords } from '../state/backoff';
 import { errorBox } from './credentials';
 
 const SCORE_WORDS = ['Very weak', 'Weak', 'Fair', 'Strong', 'Very strong'];
@@ -82,7 +83,7 @@ function createView(onDone: () => void, root: HTMLElement): HTMLElement {
     const s = await measure().catch((e) => (showError(errors, 'create-error', e), undefined));
     if (s === undefined) return;
     if (!s?.acceptable) {
-      replace(errors, errorBox('create-error', { code: 'weak-passphrase', message: 'This passphrase is too easy to guess.', help: 'Use a longer passphrase: several unrelated words work well.' }));
+      replace(errors, errorBox('create-error', { code: 'weak-passphrase', message: 'This passphrase is too easy to guess.', help: 'Use a longer passphrase: several unrelated words work well.', retry_after_secs: null }));
       input.focus();
       return;
     }
@@ -103,21 +104,61 @@ function createView(onDone: () => void, root: HTMLElement): HTMLElement {
     errors);
 }
 
+/** The wait after repeated wrong passphrases: `#unlock-wait` counts the seconds down (`data-seconds`) and the
+ * unlock buttons stay disabled until it is over. */
+function backoff(box: HTMLElement, buttons: () => HTMLButtonElement[]): { start: (retryAfterSecs: number | null) => void; waiting: () => boolean } {
+  const line = h('p', { id: 'unlock-wait', className: 'wait', role: 'timer' });
+  let deadline: number | null = null;
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  let shown = false;
+  const tick = () => {
+    const left = secondsLeft(deadline, Date.now());
+    shown ||= box.isConnected;
+    const gone = shown && !box.isConnected; // the screen was replaced: stop ticking
+    if (left > 0 && !gone) {
+      line.dataset.seconds = String(left);
+      line.textContent = waitWords(left);
+      if (!line.isConnected) replace(box, line);
+      for (const b of buttons()) b.disabled = true;
+      return;
+    }
+    clearInterval(ticker);
+    ticker = undefined;
+    deadline = null;
+    replace(box);
+    for (const b of buttons()) b.disabled = false;
+  };
+  const start = (retryAfterSecs: number | null) => {
+    deadline = waitDeadline(retryAfterSecs, Date.now(), deadline);
+    if (deadline === null) return;
+    tick();
+    ticker ??= setInterval(tick, 250);
+  };
+  return { start, waiting: () => secondsLeft(deadline, Date.now()) > 0 };
+}
+
 function unlockView(status: LockStatus, onDone: () => void): HTMLElement {
   const errors = h('div', { 'aria-live': 'assertive' });
+  const waitBox = h('div');
   const input = passwordInput('unlock-passphrase', 'current-password');
+  const submit = h('button', { type: 'submit', id: 'unlock-submit', className: status.keyring_slot ? null : 'primary' }, 'Unlock') as HTMLButtonElement;
+  let keyring: HTMLButtonElement | null = null;
+  const wait = backoff(waitBox, () => (keyring ? [submit, keyring] : [submit]));
   const open = async (unlock: Unlock) => {
+    if (wait.waiting()) return;
     replace(errors);
     try {
       await api.unlockInventory(unlock);
       input.value = '';
       onDone();
     } catch (e) {
-      showError(errors, 'unlock-error', e);
+      const error: ApiError = asApiError(e);
+      replace(errors, errorBox('unlock-error', error));
+      wait.start(error.retry_after_secs);
       input.select();
     }
   };
-  const keyring = status.keyring_slot
+  keyring = status.keyring_slot
     ? actionButton({ id: 'unlock-keyring', className: 'primary' }, 'Unlock with the keyring', () => open({ method: 'keyring' }))
     : null;
   return h('div', { className: 'stack' },
@@ -125,8 +166,9 @@ function unlockView(status: LockStatus, onDone: () => void): HTMLElement {
     keyring ? h('div', { className: 'actions' }, keyring) : null,
     form(() => open({ method: 'passphrase', passphrase: input.value }),
       field(keyring ? 'Or with the passphrase' : 'Passphrase', input),
-      h('div', { className: 'actions' }, h('button', { type: 'submit', id: 'unlock-submit', className: keyring ? null : 'primary' }, 'Unlock'))),
-    errors);
+      h('div', { className: 'actions' }, submit)),
+    errors,
+    waitBox);
 }
 
 export function unlockScreen(status: LockStatus, onDone: () => void): HTMLElement {

@@ -52,6 +52,10 @@ pub struct Renew {
     /// The device's IP address, if reading it from the device is not wanted.
     #[arg(long)]
     address: Option<IpAddr>,
+    /// The key type the device makes for its new certificate (ecdsa-p256, ecdsa-p384, ed25519,
+    /// rsa-2048...), one its profile allows; default: the profile's.
+    #[arg(long, value_name = "KIND")]
+    cert_key: Option<String>,
 }
 
 impl Cmd {
@@ -71,6 +75,7 @@ impl Cmd {
 impl Renew {
     async fn run(self, globals: &Globals) -> Result<u8, Failure> {
         let profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        let profiles = super::commission::with_cert_key(profiles, self.cert_key.as_deref())?;
         let mut inventory = super::open_inventory(globals)?;
         let link = SerialLink::open(&self.port, profiles[0].baud)
             .map_err(|e| Failure::new(exit::FAILED, e))?;

@@ -37,6 +37,10 @@ pub struct Cmd {
     /// Rotate every credential now, even those still valid (crash-safe like the first rotation).
     #[arg(long)]
     rotate_now: bool,
+    /// The key type the device makes for its certificate (ecdsa-p256, ecdsa-p384, ed25519, rsa-2048...),
+    /// one its profile allows; default: the profile's.
+    #[arg(long, value_name = "KIND")]
+    cert_key: Option<String>,
 }
 
 impl Cmd {
@@ -51,6 +55,7 @@ impl Cmd {
             site: Some("demo".into()),
             baud: None,
             rotate_now: false,
+            cert_key: None,
         }
     }
 
@@ -70,6 +75,7 @@ impl Cmd {
             eprintln!("Device {serial} is on {port}.");
         }
         let profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        let profiles = with_cert_key(profiles, self.cert_key.as_deref())?;
         let mut inventory = super::open_inventory(globals)?;
         let baud = self.baud.unwrap_or(profiles[0].baud);
         let link = SerialLink::open(&port, baud).map_err(|e| Failure::new(exit::FAILED, e))?;
@@ -93,6 +99,29 @@ impl Cmd {
         renderer.finish();
         conclude(result, globals, "the device is NOT hardened: some outside checks failed (listed above); fix them and run again")
     }
+}
+
+/// `profiles` with their devices told to make `kind` keys (`--cert-key`); refused, naming the profile and
+/// what it allows, when a loaded profile with a certificate section does not allow it (narrow the choice
+/// of profiles with `--profile`).
+pub fn with_cert_key(
+    profiles: Vec<temper_core::profile::Profile>,
+    kind: Option<&str>,
+) -> Result<Vec<temper_core::profile::Profile>, Failure> {
+    let Some(kind) = kind else {
+        return Ok(profiles);
+    };
+    profiles
+        .iter()
+        .map(|p| {
+            p.with_cert_key(kind).map_err(|why| {
+                Failure::new(
+                    exit::USAGE,
+                    format!("--cert-key {kind}: {} ({}): {why}", p.name, p.id),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The end of a plan run for people and scripts: a failure says how to resume; a report is printed, and a

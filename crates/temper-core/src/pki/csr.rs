@@ -81,6 +81,14 @@ pub enum CsrError {
     /// The key kind or size is not allowed by the policy.
     #[error("CSR key ({0}) is not allowed by the certificate policy")]
     KeyNotAllowed(String),
+    /// The key is not of the kind the station told the device to make.
+    #[error("CSR key is {found}, but the station told the device to make an {asked} key (the device ignored the key type it was given)")]
+    KeyNotAsked {
+        /// The key kind in the CSR.
+        found: String,
+        /// The kind asked for.
+        asked: String,
+    },
     /// The CSR is signed with an algorithm Temper does not verify.
     #[error("CSR signature algorithm is not supported: {0}")]
     UnsupportedSignature(String),
@@ -117,7 +125,8 @@ pub enum CsrError {
 
 /// Checks a device's CSR (PEM) against the policy, the device's identity and the station's challenge.
 ///
-/// Order: size bound, PEM and DER parse (no trailing data), key kind and size, signature, challenge,
+/// Order: size bound, PEM and DER parse (no trailing data), key kind and size (and, when the policy
+/// requires one, exactly the kind the station asked for), signature, challenge,
 /// requested extensions, subject. Nothing from the CSR except its public key is kept.
 pub fn check_csr(
     pem: &str,
@@ -148,6 +157,14 @@ pub fn check_csr(
     let key = key_of(&info.subject_pki)?;
     if !policy.allowed_keys.iter().any(|a| allows(*a, key)) {
         return Err(CsrError::KeyNotAllowed(describe(key)));
+    }
+    if let Some(asked) = policy.required_key {
+        if !is_kind(asked, key) {
+            return Err(CsrError::KeyNotAsked {
+                found: describe(key),
+                asked: asked.name(),
+            });
+        }
     }
     csr.verify_signature().map_err(|e| match e {
         X509Error::SignatureUnsupportedAlgorithm => {
@@ -235,6 +252,14 @@ fn allows(allowed: AllowedKey, key: CsrKey) -> bool {
             bits >= min_bits && bits <= MAX_RSA_BITS
         }
         _ => false,
+    }
+}
+
+/// Whether `key` is exactly the kind `asked` (an RSA kind: exactly that many bits).
+fn is_kind(asked: AllowedKey, key: CsrKey) -> bool {
+    match (asked, key) {
+        (AllowedKey::Rsa { min_bits }, CsrKey::Rsa { bits }) => bits == min_bits,
+        _ => allows(asked, key),
     }
 }
 

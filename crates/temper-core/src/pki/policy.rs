@@ -25,7 +25,7 @@ pub enum TlsRole {
     Both,
 }
 
-/// A public key kind a device may certify.
+/// A public key kind a device may certify (or, chosen by the station, must make).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowedKey {
     /// ECDSA on NIST P-256.
@@ -39,6 +39,47 @@ pub enum AllowedKey {
         /// Smallest modulus accepted, in bits.
         min_bits: u32,
     },
+}
+
+impl AllowedKey {
+    /// Every kind Temper knows, by its name in profiles and settings.
+    pub const NAMES: [&'static str; 6] = [
+        "ecdsa-p256",
+        "ecdsa-p384",
+        "ed25519",
+        "rsa-2048",
+        "rsa-3072",
+        "rsa-4096",
+    ];
+
+    /// The kind named `name` (one of [`AllowedKey::NAMES`]).
+    pub fn from_name(name: &str) -> Option<AllowedKey> {
+        Some(match name {
+            "ecdsa-p256" => AllowedKey::EcdsaP256,
+            "ecdsa-p384" => AllowedKey::EcdsaP384,
+            "ed25519" => AllowedKey::Ed25519,
+            "rsa-2048" => AllowedKey::Rsa { min_bits: 2048 },
+            "rsa-3072" => AllowedKey::Rsa { min_bits: 3072 },
+            "rsa-4096" => AllowedKey::Rsa { min_bits: 4096 },
+            _ => return None,
+        })
+    }
+
+    /// Its name in profiles and settings, e.g. `ecdsa-p256` or `rsa-3072`.
+    pub fn name(self) -> String {
+        match self {
+            AllowedKey::EcdsaP256 => "ecdsa-p256".into(),
+            AllowedKey::EcdsaP384 => "ecdsa-p384".into(),
+            AllowedKey::Ed25519 => "ed25519".into(),
+            AllowedKey::Rsa { min_bits } => format!("rsa-{min_bits}"),
+        }
+    }
+}
+
+impl std::fmt::Display for AllowedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
 }
 
 /// Where the device must put the station's freshness challenge in its CSR.
@@ -98,6 +139,9 @@ pub struct CertPolicy {
     pub backdate_minutes: u32,
     /// Key kinds the device may certify.
     pub allowed_keys: Vec<AllowedKey>,
+    /// The kind the station told the device to make: a CSR with any other key is refused (an RSA kind then
+    /// means exactly that many bits). `None`: any of `allowed_keys`.
+    pub required_key: Option<AllowedKey>,
     /// Where the CSR must carry the challenge.
     pub challenge_field: ChallengeField,
 }
@@ -117,6 +161,7 @@ impl Default for CertPolicy {
                 AllowedKey::Ed25519,
                 AllowedKey::Rsa { min_bits: 2048 },
             ],
+            required_key: None,
             challenge_field: ChallengeField::ChallengePassword,
         }
     }
@@ -126,5 +171,25 @@ impl CertPolicy {
     /// The subject common name for this device.
     pub fn common_name(&self, identity: &DeviceIdentity) -> String {
         self.subject_cn.replace("{serial}", &identity.serial)
+    }
+
+    /// This policy with `kind` required of every CSR. Refused when `allowed_keys` does not list `kind`: a
+    /// choice can only narrow what the policy allows.
+    pub fn with_key(&self, kind: AllowedKey) -> Result<CertPolicy, String> {
+        if !self.allowed_keys.contains(&kind) {
+            return Err(format!(
+                "{kind} is not among the key types this profile allows ({})",
+                self.allowed_names().join(", ")
+            ));
+        }
+        Ok(CertPolicy {
+            required_key: Some(kind),
+            ..self.clone()
+        })
+    }
+
+    /// The names of `allowed_keys`, in the profile's order.
+    pub fn allowed_names(&self) -> Vec<String> {
+        self.allowed_keys.iter().map(|k| k.name()).collect()
     }
 }

@@ -83,6 +83,24 @@ pub struct Profile {
 pub const DEFAULT_TRIAL_CONCURRENCY: usize = 8;
 
 impl Profile {
+    /// This profile with its devices told to make `key` keys (a key kind name such as `ecdsa-p384`), and
+    /// a CSR with any other key refused. A choice only narrows the profile: refused, saying why and what
+    /// the profile allows, when its `[certificate]` does not allow `key` or its device picks its own key
+    /// type. A profile without `[certificate]` is returned unchanged.
+    pub fn with_cert_key(&self, key: &str) -> Result<Profile, String> {
+        let kind = crate::pki::AllowedKey::from_name(key).ok_or_else(|| {
+            format!(
+                "unknown key type {key:?}: use {}",
+                crate::pki::AllowedKey::NAMES.join(", ")
+            )
+        })?;
+        let mut profile = self.clone();
+        if let Some(cert) = &self.certificate {
+            profile.certificate = Some(cert.with_key(kind)?);
+        }
+        Ok(profile)
+    }
+
     /// Reads and validates one profile file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         parse_file(path).map(|(profile, _)| profile)

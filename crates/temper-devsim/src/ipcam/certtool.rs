@@ -7,8 +7,8 @@
 //!   must carry the device key. httpsd loads it the next time it starts.
 //! - `certtool show`: fingerprints of the served and the installed certificate.
 //!
-//! A simulator started with `--hostile csr-*` or `--hostile install-other-cert` bends `csr` and
-//! `install` on purpose: see [`super::hostile`].
+//! A simulator started with `--hostile csr-*`, `--hostile install-other-cert` or `--hostile
+//! genkey-wrong-type` bends `csr`, `install` or `genkey` on purpose: see [`super::hostile`].
 //!
 //! The two-slot model (`ipcam-pro`) runs the same commands on a numbered slot (`--slot N`) and has
 //! `use` and `delete` too: see [`super::slots`]. Here `slot` is `None` on the one-slot model.
@@ -67,11 +67,16 @@ pub(super) fn begin_install(s: &mut Session, user: &str, slot: Option<u8>) -> Ve
 }
 
 pub(super) async fn genkey(s: &mut Session, args: &[&str], slot: Option<u8>) -> Vec<String> {
-    let kind = match args {
+    let asked = match args {
         [] => tls::KEY_TYPES[0],
         ["--type", t] if tls::KEY_TYPES.contains(t) => t,
         ["--type", t] => return vec![format!("ERR unknown key type {t}")],
         _ => return vec![slots::usage(slot).into()],
+    };
+    let kind = if s.dev.hostile(HostileMode::GenkeyWrongType) {
+        hostile::WRONG_KEY_TYPE
+    } else {
+        asked
     };
     if let Some(n) = slot.filter(|n| slots::is_active(&s.dev, *n)) {
         return vec![slots::in_use(n)];
@@ -97,6 +102,12 @@ pub(super) async fn genkey(s: &mut Session, args: &[&str], slot: Option<u8>) -> 
     }
     let fields = slots::tag(json!({"type": kind}), slot);
     s.dev.events.log("key-generated", fields);
+    if kind != asked {
+        s.dev.log_hostile(
+            HostileMode::GenkeyWrongType,
+            json!({"asked": asked, "made": kind}),
+        );
+    }
     vec!["OK key generated".into()]
 }
 

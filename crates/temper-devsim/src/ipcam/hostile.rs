@@ -19,6 +19,8 @@
 //!   sent; `certtool show` tells the truth about what is stored and served.
 //! - `clock-stuck`: `date -s` prints the requested time as if it had been set, but the clock keeps
 //!   running from 1970 plus the uptime.
+//! - `genkey-wrong-type`: `certtool genkey` ignores `--type` and always makes an `ec-p256` key (old
+//!   firmware that knows one key type), still answering `OK key generated`.
 //!
 //! Each misbehaviour, when it happens, is logged in `events.jsonl` as
 //! `{"event":"hostile","mode":MODE,...}` with details (never a secret); the regular events (`csr-issued`,
@@ -35,6 +37,8 @@ use crate::state::{sha256_hex, DeviceKey};
 pub const STALE_CHALLENGE: &str = "factory-0000";
 /// The extra SAN DNS name a `csr-foreign-san` device requests.
 pub const FOREIGN_SAN_DNS: &str = "evil.example";
+/// The only key type a `genkey-wrong-type` device makes, whatever `--type` says.
+pub const WRONG_KEY_TYPE: &str = "ec-p256";
 
 /// One way the simulated device misbehaves (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
@@ -53,10 +57,12 @@ pub enum HostileMode {
     InstallOtherCert,
     /// date -s answers as if it worked but the clock is not changed.
     ClockStuck,
+    /// certtool genkey ignores --type and always makes an ec-p256 key.
+    GenkeyWrongType,
 }
 
 impl HostileMode {
-    pub const ALL: [HostileMode; 7] = [
+    pub const ALL: [HostileMode; 8] = [
         HostileMode::CsrForeignKey,
         HostileMode::CsrNoChallenge,
         HostileMode::CsrStaleChallenge,
@@ -64,6 +70,7 @@ impl HostileMode {
         HostileMode::CsrForeignSan,
         HostileMode::InstallOtherCert,
         HostileMode::ClockStuck,
+        HostileMode::GenkeyWrongType,
     ];
 
     /// The name on the command line and in events.
@@ -76,6 +83,7 @@ impl HostileMode {
             HostileMode::CsrForeignSan => "csr-foreign-san",
             HostileMode::InstallOtherCert => "install-other-cert",
             HostileMode::ClockStuck => "clock-stuck",
+            HostileMode::GenkeyWrongType => "genkey-wrong-type",
         }
     }
 

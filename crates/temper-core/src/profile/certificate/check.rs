@@ -3,7 +3,7 @@
 use toml::Spanned;
 
 use super::raw::{RawCertPolicy, RawCertificate, RawClock, RawTlsRole};
-use super::SLOT;
+use super::{KEY, SLOT};
 use crate::pki::{AllowedKey, CertPolicy, ChallengeField, TlsRole};
 use crate::profile::error::{Issue, ProfileErrorKind as Kind};
 use crate::profile::raw::RawProfile;
@@ -12,6 +12,9 @@ use crate::profile::validate::{command, compile};
 /// Placeholders a certificate-section command may use.
 const CLOCK_PLACEHOLDERS: &[&str] = &["{utc}", "{unix}"];
 const CSR_PLACEHOLDERS: &[&str] = &["{cn}", "{challenge}", "{ip}", "{dns}", "{serial}", "{slot}"];
+const GENKEY_PLACEHOLDERS: &[&str] = &["{key}", "{slot}"];
+/// Longest device name of a key type (it goes into the genkey command line).
+const MAX_KEY_NAME: usize = 32;
 /// Longest clock skew a profile may tolerate.
 const MAX_SKEW_SECONDS: u32 = 3600;
 /// Longest certificate validity a profile may ask for (about 5 years).
@@ -56,6 +59,11 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
     ] {
         command(value, field)?;
     }
+    placeholders(
+        &c.genkey_command,
+        "certificate.genkey_command",
+        GENKEY_PLACEHOLDERS,
+    )?;
     command(&c.csr_command, "certificate.csr_command")?;
     placeholders(&c.csr_command, "certificate.csr_command", CSR_PLACEHOLDERS)?;
     if !c.csr_command.get_ref().contains("{challenge}") {
@@ -79,7 +87,8 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
         "certificate.serving_pattern",
         Some("fingerprint"),
     )?;
-    policy(&c.policy, c.tls_role)?;
+    let policy = policy(&c.policy, c.tls_role)?;
+    keys(c, &policy)?;
     slots(c)?;
     if let Some(p) = &c.plain_http {
         command(&p.command, "certificate.plain_http.command")?;
@@ -236,22 +245,14 @@ pub(super) fn policy(p: &RawCertPolicy, role: RawTlsRole) -> Result<CertPolicy, 
     }
     let mut allowed_keys = Vec::new();
     for k in p.allowed_keys.get_ref() {
-        let key = match k.as_str() {
-            "ecdsa-p256" => AllowedKey::EcdsaP256,
-            "ecdsa-p384" => AllowedKey::EcdsaP384,
-            "ed25519" => AllowedKey::Ed25519,
-            "rsa-2048" => AllowedKey::Rsa { min_bits: 2048 },
-            "rsa-3072" => AllowedKey::Rsa { min_bits: 3072 },
-            "rsa-4096" => AllowedKey::Rsa { min_bits: 4096 },
-            other => {
-                return Err(Issue::at(
-                    Kind::InvalidValue,
-                    &p.allowed_keys,
-                    "certificate.policy.allowed_keys",
-                    format!("unknown or too weak key kind {other:?}"),
-                    "use ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072 or rsa-4096",
-                ))
-            }
+        let Some(key) = AllowedKey::from_name(k) else {
+            return Err(Issue::at(
+                Kind::InvalidValue,
+                &p.allowed_keys,
+                "certificate.policy.allowed_keys",
+                format!("unknown or too weak key kind {k:?}"),
+                "use ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072 or rsa-4096",
+            ));
         };
         allowed_keys.push(key);
     }
@@ -303,8 +304,122 @@ pub(super) fn policy(p: &RawCertPolicy, role: RawTlsRole) -> Result<CertPolicy, 
         validity_days,
         backdate_minutes,
         allowed_keys,
+        required_key: None,
         challenge_field,
     })
+}
+
+/// `{key}` in the genkey command, `key_names` and `default_key` agree with each other and with the policy:
+/// with `{key}`, every allowed kind has a device name and only allowed kinds have one; without `{key}`,
+/// neither `key_names` nor `default_key` (the device picks its key type).
+fn keys(c: &RawCertificate, policy: &CertPolicy) -> Result<(), Issue> {
+    let allowed = policy.allowed_names().join(", ");
+    let uses_key = c.genkey_command.get_ref().contains(KEY);
+    let Some(names) = &c.key_names else {
+        if uses_key {
+            return Err(Issue::at(
+                Kind::BadReference,
+                &c.genkey_command,
+                "certificate.genkey_command",
+                "has {key}, but there is no [certificate.key_names] to fill it in",
+                "add [certificate.key_names] with the device's name for each allowed key kind, e.g. ecdsa-p256 = \"ec-p256\"",
+            ));
+        }
+        if let Some(default) = &c.default_key {
+            return Err(Issue::at(
+                Kind::BadReference,
+                default,
+                "certificate.default_key",
+                "is set, but genkey_command has no {key}: the device picks its own key type",
+                "write where the key type goes in genkey_command, e.g. --type {key}, or remove default_key",
+            ));
+        }
+        return Ok(());
+    };
+    if !uses_key {
+        return Err(Issue::at(
+            Kind::BadReference,
+            &c.genkey_command,
+            "certificate.genkey_command",
+            "has no {key}, but [certificate.key_names] names the device's key types",
+            "write where the key type goes, e.g. --type {key}, or remove [certificate.key_names]",
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (kind_name, device_name) in names {
+        let field = format!("certificate.key_names.{kind_name}");
+        let Some(kind) = AllowedKey::from_name(kind_name) else {
+            return Err(Issue::at(
+                Kind::InvalidValue,
+                device_name,
+                field,
+                format!("unknown key kind {kind_name:?}"),
+                "use ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072 or rsa-4096",
+            ));
+        };
+        if !policy.allowed_keys.contains(&kind) {
+            return Err(Issue::at(
+                Kind::BadReference,
+                device_name,
+                field,
+                format!("{kind} is not in certificate.policy.allowed_keys ({allowed})"),
+                format!("remove it, or add \"{kind}\" to allowed_keys"),
+            ));
+        }
+        let value = device_name.get_ref().as_str();
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.:".contains(&b);
+        if value.is_empty() || value.len() > MAX_KEY_NAME || !value.bytes().all(plain) {
+            return Err(Issue::at(
+                Kind::InvalidValue,
+                device_name,
+                field,
+                format!("{value:?} is not a plain word of at most {MAX_KEY_NAME} characters"),
+                "use letters, digits, '-', '_', '.' or ':' (it goes into the genkey command line)",
+            ));
+        }
+        if seen.contains(&value) {
+            return Err(Issue::at(
+                Kind::Duplicate,
+                device_name,
+                field,
+                format!("another key kind already has the device name {value:?}"),
+                "give each key kind the device's own name for it",
+            ));
+        }
+        seen.push(value);
+    }
+    if let Some(kind) = policy
+        .allowed_keys
+        .iter()
+        .find(|k| !names.contains_key(&k.name()))
+    {
+        return Err(Issue::at(
+            Kind::BadReference,
+            &c.policy.allowed_keys,
+            "certificate.policy.allowed_keys",
+            format!("{kind} is allowed, but [certificate.key_names] gives no device name for it"),
+            format!(
+                "add {kind} = \"<the device's name for it>\" to [certificate.key_names], or remove it from allowed_keys"
+            ),
+        ));
+    }
+    if let Some(default) = &c.default_key {
+        let ok = AllowedKey::from_name(default.get_ref())
+            .is_some_and(|k| policy.allowed_keys.contains(&k));
+        if !ok {
+            return Err(Issue::at(
+                Kind::BadReference,
+                default,
+                "certificate.default_key",
+                format!(
+                    "{:?} is not in certificate.policy.allowed_keys ({allowed})",
+                    default.get_ref()
+                ),
+                "name one of the allowed key kinds, or leave it out for the first of them",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One slot: no `{slot}` anywhere and no slot-only keys. Two slots: `{slot}` in every per-slot command and

@@ -12,13 +12,15 @@ use serde::Deserialize;
 use super::error::Issue;
 use super::raw::RawProfile;
 use super::validate::compile;
-use crate::pki::CertPolicy;
+use crate::pki::{AllowedKey, CertPolicy};
 
 pub(crate) use check::check;
 pub(crate) use raw::{RawCertificate, RawClock};
 
 /// The placeholder for a slot number in two-slot command templates.
 pub const SLOT: &str = "{slot}";
+/// The placeholder for the key type (in the device's words) in the genkey command.
+pub const KEY: &str = "{key}";
 
 /// What plain HTTP does after hardening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -87,8 +89,10 @@ pub struct CertificateSpec {
     pub service: String,
     /// Key/certificate slots on the device.
     pub slots: u8,
-    /// Makes a key.
+    /// Makes a key; `{key}` (when present) stands for the key type, see [`CertificateSpec::genkey`].
     pub genkey_command: String,
+    /// The device's name of each key kind it can be told to make (empty without `{key}`), sorted by kind name.
+    pub key_names: Vec<(AllowedKey, String)>,
     /// Key generation succeeded.
     pub genkey_success: Regex,
     /// CSR command template.
@@ -138,6 +142,59 @@ impl CertificateSpec {
         template.replace(SLOT, &slot.to_string())
     }
 
+    /// Whether the station tells the device which key type to make (`{key}` in the genkey command).
+    /// Without it the device picks, and any allowed kind is accepted.
+    pub fn chooses_key(&self) -> bool {
+        self.genkey_command.contains(KEY)
+    }
+
+    /// The key type the device is told to make (and its CSR must carry): the one chosen with
+    /// [`CertificateSpec::with_key`], else the profile's `default_key`, else its first allowed kind.
+    /// `None` when the device picks.
+    pub fn key_kind(&self) -> Option<AllowedKey> {
+        self.policy.required_key
+    }
+
+    /// The genkey command (`{slot}` still in it) telling the device to make a `kind` key; `Err` when the
+    /// device has no name for `kind`.
+    pub fn genkey_for(&self, kind: AllowedKey) -> Result<String, String> {
+        let (_, name) = self
+            .key_names
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .ok_or_else(|| {
+                format!("the profile gives no device name for the key type {kind} (certificate.key_names)")
+            })?;
+        Ok(self.genkey_command.replace(KEY, name))
+    }
+
+    /// The genkey command this run sends (`{slot}` still in it): for [`CertificateSpec::key_kind`], or as
+    /// written when the device picks its key type.
+    pub fn genkey(&self) -> Result<String, String> {
+        match (self.chooses_key(), self.key_kind()) {
+            (false, _) => Ok(self.genkey_command.clone()),
+            (true, Some(kind)) => self.genkey_for(kind),
+            (true, None) => Err("no key type was chosen for the device to make".into()),
+        }
+    }
+
+    /// This spec with the device told to make `kind`, and a CSR with any other key refused. A choice only
+    /// narrows the profile: refused when `kind` is not in its allowed keys, or when the device picks its key
+    /// type itself (no `{key}` in genkey_command).
+    pub fn with_key(&self, kind: AllowedKey) -> Result<CertificateSpec, String> {
+        if !self.chooses_key() {
+            return Err(format!(
+                "the device picks its own key type (certificate.genkey_command has no {KEY}), so {kind} cannot be chosen"
+            ));
+        }
+        let policy = self.policy.with_key(kind)?;
+        self.genkey_for(kind)?;
+        Ok(CertificateSpec {
+            policy,
+            ..self.clone()
+        })
+    }
+
     /// The installed-certificate pattern for `slot`. It compiled for both slots at load; should it not,
     /// the result matches nothing, so nothing counts as installed (fail closed).
     pub fn installed_regex(&self, slot: u8) -> Regex {
@@ -169,6 +226,21 @@ pub(crate) fn build(
         }),
         None => None,
     };
+    let mut policy = check::policy(&c.policy, c.tls_role)?;
+    let key_names: Vec<(AllowedKey, String)> = c
+        .key_names
+        .iter()
+        .flatten()
+        .filter_map(|(kind, name)| Some((AllowedKey::from_name(kind)?, name.get_ref().clone())))
+        .collect();
+    if c.genkey_command.get_ref().contains(KEY) {
+        // Checked at load: default_key is allowed, and allowed_keys is not empty.
+        policy.required_key = c
+            .default_key
+            .as_ref()
+            .and_then(|d| AllowedKey::from_name(d.get_ref()))
+            .or_else(|| policy.allowed_keys.first().copied());
+    }
     let spec = CertificateSpec {
         service: c.service.get_ref().clone(),
         slots: *c.slots.get_ref(),
@@ -200,7 +272,8 @@ pub(crate) fn build(
             Some(p) => Some(compile(p, "certificate.delete_success", None)?),
             None => None,
         },
-        policy: check::policy(&c.policy, c.tls_role)?,
+        key_names,
+        policy,
         dns_name: c.policy.dns_name.as_ref().map(|d| d.get_ref().clone()),
         plain_http,
     };

@@ -1,6 +1,8 @@
 //! The serde layer of the `[clock]` and `[certificate]` sections (unknown keys refused). Doc comments become
 //! the descriptions in `provisioning-profiles/profile.schema.json`.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
@@ -39,9 +41,20 @@ pub(crate) struct RawCertificate {
     /// is served until the switch and Temper warns of the outage while the service restarts.
     #[schemars(with = "u8")]
     pub slots: Spanned<u8>,
-    /// Command that makes a new private key on the device (it never leaves the device).
+    /// Command that makes a new private key on the device (it never leaves the device). `{key}` stands for the
+    /// key type the station chooses, in the device's own words (see `key_names`); without `{key}` the device
+    /// picks the type itself and any of `policy.allowed_keys` is accepted.
     #[schemars(with = "String")]
     pub genkey_command: Spanned<String>,
+    /// With `{key}`: the key type made when the station does not choose one, a key kind of
+    /// `policy.allowed_keys` (default: the first of them). The CSR's key must be of the type asked for.
+    #[schemars(with = "Option<String>")]
+    pub default_key: Option<Spanned<String>>,
+    /// With `{key}` in `genkey_command`: each allowed key kind ("ecdsa-p256", "ecdsa-p384", "ed25519",
+    /// "rsa-2048", "rsa-3072", "rsa-4096") mapped to the device's argument for it, e.g. ecdsa-p256 = "ec-p256".
+    /// Every kind in `policy.allowed_keys` needs one, and only those may have one.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub key_names: Option<BTreeMap<String, Spanned<String>>>,
     /// Regex the key-generation output must match.
     #[schemars(with = "String")]
     pub genkey_success: Spanned<String>,

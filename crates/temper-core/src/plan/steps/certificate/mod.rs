@@ -196,7 +196,16 @@ async fn issue(
     ca_record: &StationCaRecord,
     slot: u8,
 ) -> Result<DeviceCertRecord, PlanError> {
-    let genkey = CertificateSpec::for_slot(&spec.genkey_command, slot);
+    let template = spec
+        .genkey()
+        .map_err(|message| PlanError::ProfileIncomplete {
+            profile: run.profile.id.clone(),
+            message,
+        })?;
+    if let Some(kind) = spec.key_kind().filter(|_| spec.chooses_key()) {
+        run.progress(format!("the device makes its own {kind} key"), None, None);
+    }
+    let genkey = CertificateSpec::for_slot(&template, slot);
     let out = run.session.run(&genkey).await?;
     if !spec.genkey_success.is_match(&out) {
         return Err(PlanError::DeviceMisbehaved(format!(
