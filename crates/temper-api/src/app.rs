@@ -5,19 +5,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use temper_core::discovery::{AttachedDevice, Discovery, SimulatedUsbBus, Watcher};
-use temper_core::inventory::{default_actor, Clock, Inventory, SystemClock};
+use temper_core::discovery::{Discovery, SimulatedUsbBus, Watcher};
+use temper_core::inventory::default_actor;
 use temper_core::profile::{self as profiles, Profile};
 use temper_core::Secret;
 use ts_rs::TS;
 
 use crate::devices::{DeviceList, DeviceView};
 use crate::error::{ApiError, ErrorCode};
-use crate::jobs::{JobKind, JobRequest, JobSink, Jobs};
+use crate::jobs::Jobs;
 use crate::session::{passphrase_strength, LockStatus, Session, Strength, Unlock};
 use crate::settings::Settings;
 use crate::simulator::Simulators;
-use crate::views::{self, AuditPage, AuditRow, DevicePage, InventoryRow, RevealedCredential};
 
 /// Where the app keeps things. [`AppConfig::from_env`] gives the defaults the CLI also uses.
 #[derive(Debug, Clone)]
@@ -82,13 +81,13 @@ pub struct AppInfo {
 
 /// A running app.
 pub struct App {
-    config: AppConfig,
-    profiles: Vec<Profile>,
+    pub(crate) config: AppConfig,
+    pub(crate) profiles: Vec<Profile>,
     settings: Mutex<Settings>,
     /// The inventory's lock state.
     pub session: Session,
-    devices: DeviceList,
-    jobs: Jobs,
+    pub(crate) devices: DeviceList,
+    pub(crate) jobs: Jobs,
     simulators: Simulators,
     watcher: Mutex<Option<Watcher>>,
 }
@@ -175,184 +174,6 @@ impl App {
         self.session.lock()
     }
 
-    fn tightened_profiles(&self) -> Result<Vec<Profile>, ApiError> {
-        let settings = self.settings();
-        self.profiles.iter().map(|p| settings.apply(p)).collect()
-    }
-
-    fn max_age(&self, profile_id: &str) -> Option<u32> {
-        let settings = self.settings();
-        self.profiles
-            .iter()
-            .find(|p| p.id == profile_id)
-            .and_then(|p| settings.apply(p).ok())
-            .and_then(|p| p.password_policy.max_age_days())
-    }
-
-    /// Starts securing the attached device `device_id`; progress goes to `sink`. Returns the job id.
-    pub fn secure(
-        &self,
-        device_id: &str,
-        site: Option<String>,
-        sink: JobSink,
-    ) -> Result<u32, ApiError> {
-        let inventory = self.session.inventory()?;
-        let device = self.devices.get(device_id).ok_or_else(|| {
-            ApiError::new(ErrorCode::NotFound, "That device is no longer plugged in.")
-                .help("Plug it in again; it appears in the list within two seconds.")
-        })?;
-        let site = site.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let request = JobRequest {
-            kind: JobKind::Commission,
-            serial: None,
-            device,
-            profiles: self.tightened_profiles()?,
-            site,
-            inventory,
-        };
-        self.jobs.start(request, sink)
-    }
-
-    /// Starts rotating every credential of the inventory's device `serial` now, even those still valid (the
-    /// device page's "Rotate passwords now"); the run is a commissioning run that replaces each credential
-    /// crash-safely. The device must be plugged in (found by [`DeviceList::find_by_serial`]). Returns the job
-    /// id.
-    pub fn rotate_now(&self, serial: &str, sink: JobSink) -> Result<u32, ApiError> {
-        self.start_for_serial(serial, JobKind::RotateNow, "rotate its passwords", sink)
-    }
-
-    /// Starts renewing the certificate of the inventory's device `serial` (a new device key and certificate,
-    /// switched to and checked from outside). The device must be plugged in (found by
-    /// [`DeviceList::find_by_serial`]). Returns the job id.
-    pub fn renew_certificate(&self, serial: &str, sink: JobSink) -> Result<u32, ApiError> {
-        self.start_for_serial(
-            serial,
-            JobKind::RenewCertificate,
-            "renew its certificate",
-            sink,
-        )
-    }
-
-    fn start_for_serial(
-        &self,
-        serial: &str,
-        kind: JobKind,
-        what: &str,
-        sink: JobSink,
-    ) -> Result<u32, ApiError> {
-        let inventory = self.session.inventory()?;
-        let known = inventory.lock().device(serial)?;
-        let Some(record) = known else {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("No device {serial} in the inventory."),
-            ));
-        };
-        let device = self.attached_by_serial(serial, what)?;
-        let request = JobRequest {
-            kind,
-            serial: Some(serial.to_string()),
-            device,
-            profiles: self.tightened_profiles()?,
-            site: record.site,
-            inventory,
-        };
-        self.jobs.start(request, sink)
-    }
-
-    /// The attached device that is the inventory's device `serial`: the one whose USB serial number equals
-    /// it. Simulators announce the device's serial as their USB serial; a real USB-serial adapter has its own
-    /// serial, so a real device is not found this way yet (a known limit: the window says to plug it in, and
-    /// the CLI's `temper commission --port P --rotate-now` / `temper cert renew --port P` work on any port).
-    fn attached_by_serial(&self, serial: &str, what: &str) -> Result<AttachedDevice, ApiError> {
-        self.devices.find_by_serial(serial).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotFound,
-                format!("Plug the device in ({serial}) to {what}."),
-            )
-            .help("Connect it to this computer with its USB cable; it appears in the Devices list within two seconds. Then press the button again.")
-        })
-    }
-
-    /// The inventory table, filtered by `query` (model, serial, site, state, firmware; case-insensitive).
-    pub fn inventory_rows(&self, query: Option<&str>) -> Result<Vec<InventoryRow>, ApiError> {
-        let inventory = self.session.inventory()?;
-        let now = SystemClock.now();
-        let needle = query.unwrap_or("").trim().to_lowercase();
-        let mut rows = Vec::new();
-        for device in inventory.devices()? {
-            let haystack = format!(
-                "{} {} {} {} {}",
-                device.model,
-                device.serial,
-                device.site.as_deref().unwrap_or(""),
-                device.state.as_str(),
-                device.firmware
-            )
-            .to_lowercase();
-            if !needle.is_empty() && !haystack.contains(&needle) {
-                continue;
-            }
-            let credentials = inventory.credentials(&device.serial)?;
-            let certs = inventory.device_certs(&device.serial)?;
-            rows.push(views::row(
-                &device,
-                &credentials,
-                &certs,
-                self.max_age(&device.profile_id),
-                now,
-            ));
-        }
-        Ok(rows)
-    }
-
-    /// A device's page.
-    pub fn device_page(&self, serial: &str) -> Result<DevicePage, ApiError> {
-        let inventory = self.session.inventory()?;
-        views::device_page(&inventory, serial, |id| self.max_age(id), SystemClock.now())?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("No device {serial} in the inventory."),
-                )
-            })
-    }
-
-    /// The device's current credentials, for the person who pressed "Reveal" (audited before returning).
-    pub fn reveal(&self, serial: &str) -> Result<Vec<RevealedCredential>, ApiError> {
-        let mut inventory = self.session.inventory()?;
-        let records = inventory.reveal(serial)?;
-        Ok(records
-            .into_iter()
-            .filter_map(|r| {
-                r.current.map(|secret| RevealedCredential {
-                    store: r.store,
-                    username: r.username,
-                    password: secret.expose().to_string(),
-                })
-            })
-            .collect())
-    }
-
-    /// The audit page: every event and the chain's integrity.
-    pub fn audit(&self) -> Result<AuditPage, ApiError> {
-        let inventory = self.session.inventory()?;
-        let events = inventory
-            .audit_events(None)?
-            .iter()
-            .map(AuditRow::from)
-            .collect();
-        let (intact, problem) = match inventory.verify_audit() {
-            Ok(_) => (true, None),
-            Err(e) => (false, Some(e.to_string())),
-        };
-        Ok(AuditPage {
-            events,
-            intact,
-            problem,
-        })
-    }
-
     /// The settings.
     pub fn settings(&self) -> Settings {
         self.settings
@@ -410,8 +231,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::JobSink;
     use crate::session::SecretInput;
-    use temper_core::inventory::{DeviceRecord, HardenedState};
+    use temper_core::inventory::{DeviceRecord, HardenedState, Inventory};
 
     fn app(dir: &Path) -> App {
         let config = AppConfig {
