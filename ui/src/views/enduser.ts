@@ -15,7 +15,9 @@ export function stepList(steps: StepView[], id = 'run-steps'): HTMLElement {
       h('span', { className: 'step-icon', 'aria-hidden': 'true' }),
       h('span', { className: 'step-title', text: s.title }),
       h('span', { className: 'step-state', text: ` (${STATE_WORDS[s.state]})` }),
-      s.message ? h('span', { className: 'step-message', text: s.message }) : null)));
+      // Core's wording is for operators ("run the command again"); the plain-words error box below says what to
+      // do, so the step keeps the technical detail folded away.
+      s.message ? h('details', { className: 'step-message' }, h('summary', { text: 'Technical detail' }), h('span', { text: s.message })) : null)));
 }
 
 // The "what to do next" block is kept per serial, so that a revealed password survives list updates.
