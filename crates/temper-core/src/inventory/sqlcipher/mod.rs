@@ -345,7 +345,16 @@ impl SqlCipherInventory {
 pub fn default_actor() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown-user".to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            // A desktop app started without a login environment (a launcher, a test driver) still has a user.
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|user| user.name)
+        })
+        .unwrap_or_else(|| "unknown-user".to_string())
 }
 
 /// Applies the raw key to a connection. The statement text is wiped afterwards; its error text is never shown.
