@@ -7,7 +7,7 @@ mode="${1:-test}"
 packages=(build-essential pkg-config libssl-dev curl ca-certificates openssl file
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 if [ "$mode" = test ]; then
-  packages+=(gnome-keyring dbus webkit2gtk-driver xvfb xauth)
+  packages+=(gnome-keyring dbus webkit2gtk-driver xvfb xauth python3-venv)
 fi
 node_ok() { command -v node >/dev/null 2>&1 && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 18 ]; }
 node_ok || packages+=(nodejs npm)
@@ -25,4 +25,9 @@ fi
 # The GUI tests drive the app through tauri-driver (WebDriver in front of WebKitWebDriver).
 if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   cargo install tauri-driver --locked --version 2.1.0 --quiet
+fi
+# The zephyr-sensor tests talk to the simulator with the real MCUmgr client smpmgr (PyPI), from this venv.
+if [ "$mode" = test ] && [ ! -x /var/tmp/temper-venv/bin/smpmgr ]; then
+  python3 -m venv /var/tmp/temper-venv
+  /var/tmp/temper-venv/bin/pip install -q 'smpmgr==0.19.*'
 fi

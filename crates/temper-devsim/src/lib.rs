@@ -19,6 +19,7 @@ pub mod state;
 pub mod timing;
 pub mod transcript;
 pub mod usb;
+pub mod zephyr;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ pub enum Model {
     Ipcam,
     /// Simvision SV-IPC3100: the same camera with two certificate slots (`certtool ... --slot N`).
     IpcamPro,
+    /// A Zephyr MCU sensor that speaks MCUmgr/SMP over its console UART: see [`zephyr`].
+    ZephyrSensor,
 }
 
 impl Model {
@@ -83,6 +86,7 @@ impl Model {
         match self {
             Model::Ipcam => "ipcam",
             Model::IpcamPro => "ipcam-pro",
+            Model::ZephyrSensor => "zephyr-sensor",
         }
     }
 
@@ -90,6 +94,7 @@ impl Model {
         match id {
             "ipcam" => Some(Model::Ipcam),
             "ipcam-pro" => Some(Model::IpcamPro),
+            "zephyr-sensor" => Some(Model::ZephyrSensor),
             _ => None,
         }
     }
@@ -111,6 +116,8 @@ pub struct SimOptions {
     pub transcript: Option<PathBuf>,
     /// Misbehaviours to show, in any order (duplicates are harmless); empty: an honest device.
     pub hostile: Vec<HostileMode>,
+    /// SMP receive buffers of the `zephyr-sensor` model: (size, count); `None`: 2048x4.
+    pub smp_buffers: Option<(u32, u32)>,
 }
 
 impl SimOptions {
@@ -123,6 +130,7 @@ impl SimOptions {
             quiet_kernel: false,
             transcript: None,
             hostile: Vec::new(),
+            smp_buffers: None,
         }
     }
 }
@@ -149,6 +157,10 @@ impl Simulator {
         match opts.model {
             Model::Ipcam | Model::IpcamPro => {
                 let (info, keep) = ipcam::start(opts).await?;
+                Ok(Simulator { info, _keep: keep })
+            }
+            Model::ZephyrSensor => {
+                let (info, keep) = zephyr::start(opts).await?;
                 Ok(Simulator { info, _keep: keep })
             }
         }

@@ -1,5 +1,5 @@
-//! `temper-devsim run --model ipcam|ipcam-pro --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
-//! [--transcript FILE] [--hostile MODE]... [--usb-bus DIR | --no-usb-bus]`
+//! `temper-devsim run --model ipcam|ipcam-pro|zephyr-sensor --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
+//! [--transcript FILE] [--hostile MODE]... [--usb-bus DIR | --no-usb-bus] [--smp-buffers 2048x4]`
 //!
 //! Once started, the simulator announces itself on the simulated USB bus (`--usb-bus`, default
 //! `$TEMPER_SIM_BUS` or `temper_core::discovery::SimulatedUsbBus::default_dir()`) with its model's USB id, so
@@ -32,7 +32,7 @@ struct Cli {
 enum Cmd {
     /// Run one simulated device until killed; prints one JSON line with its port, serial and ip.
     Run {
-        /// Device model (ipcam, ipcam-pro).
+        /// Device model (ipcam, ipcam-pro, zephyr-sensor).
         #[arg(long)]
         model: String,
         /// State directory (state.json, events.jsonl); reuse it to power-cycle the same device.
@@ -61,6 +61,9 @@ enum Cmd {
         /// Do not announce the device on any simulated USB bus (overrides --usb-bus).
         #[arg(long)]
         no_usb_bus: bool,
+        /// zephyr-sensor only: SMP net buffers SIZExCOUNT (e.g. 2048x4, 384x4); larger packets are dropped.
+        #[arg(long, value_name = "SIZExCOUNT", value_parser = temper_devsim::zephyr::parse_buffers)]
+        smp_buffers: Option<(u32, u32)>,
     },
 }
 
@@ -82,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         hostile,
         usb_bus,
         no_usb_bus,
+        smp_buffers,
     } = cli.cmd;
     let usb_bus = (!no_usb_bus).then(|| usb_bus.unwrap_or_else(SimulatedUsbBus::default_dir));
     let model = Model::from_id(&model).ok_or_else(|| anyhow!("unknown model {model:?}"))?;
@@ -96,6 +100,7 @@ fn main() -> anyhow::Result<()> {
         quiet_kernel,
         transcript,
         hostile,
+        smp_buffers,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -34,12 +34,21 @@ pub const IPCAM_PRO: UsbDescriptor = UsbDescriptor {
     product: "Simvision SV-IPC3100 console (CP2102)",
 };
 
+/// Zephyr sensor: the MCU's own USB CDC ACM console (Zephyr's default USB ids).
+pub const ZEPHYR_SENSOR: UsbDescriptor = UsbDescriptor {
+    vid: 0x2fe3,
+    pid: 0x0100,
+    manufacturer: "Zephyr Project",
+    product: "Zephyr sensor (CDC ACM)",
+};
+
 impl Model {
     /// The model's USB descriptor.
     pub fn usb(self) -> UsbDescriptor {
         match self {
             Model::Ipcam => IPCAM,
             Model::IpcamPro => IPCAM_PRO,
+            Model::ZephyrSensor => ZEPHYR_SENSOR,
         }
     }
 }

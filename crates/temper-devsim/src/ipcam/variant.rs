@@ -38,8 +38,9 @@ pub const IPCAM_PRO: Variant = Variant {
 impl Variant {
     pub fn of(model: Model) -> &'static Variant {
         match model {
-            Model::Ipcam => &IPCAM,
             Model::IpcamPro => &IPCAM_PRO,
+            // Not an ipcam: never started through this module.
+            Model::Ipcam | Model::ZephyrSensor => &IPCAM,
         }
     }
 

@@ -3,6 +3,10 @@
 //!
 //! - [`serial`]: the "SMP over console" transport framing, a sans-I/O codec (packet bytes in, console
 //!   lines out, and back), tolerant of log output interleaved between frames and bounded in memory.
+//! - [`upload`]: the sans-I/O image upload planner (chunk sizes from the device's buffers, pipelining, resume).
+//! - [`client`]: [`client::SmpClient`], the codec driven over a [`crate::transport::Link`].
+pub mod client;
 pub mod header;
 pub mod messages;
 pub mod serial;
+pub mod upload;
