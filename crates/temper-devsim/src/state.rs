@@ -247,25 +247,30 @@ impl StateStore {
 
     /// Atomic replace: after this returns, a power cut leaves either the old or the new state.
     pub fn save(&self, state: &DeviceState) -> Result<(), SimError> {
-        let path = self.path();
-        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
-        let io = |e| SimError::io(tmp.display().to_string(), e);
-        let json = serde_json::to_vec_pretty(state).expect("state serialises");
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io)?;
-            f.write_all(&json).map_err(io)?;
-            f.write_all(b"\n").map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        fs::rename(&tmp, &path).map_err(|e| SimError::io(path.display().to_string(), e))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| SimError::io(self.dir.display().to_string(), e))?;
-        Ok(())
+        save_json_atomically(&self.dir, state)
     }
+}
+
+/// Writes `value` as pretty JSON to `dir/state.json` by atomic replace (temp file, fsync, rename, fsync of the
+/// directory): after it returns, a power cut leaves either the old or the new state. Every model's state uses it.
+pub fn save_json_atomically(dir: &Path, value: &impl Serialize) -> Result<(), SimError> {
+    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    let io = |e| SimError::io(tmp.display().to_string(), e);
+    let mut json = serde_json::to_vec_pretty(value).expect("state serialises");
+    json.push(b'\n');
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(&json).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    let path = dir.join(STATE_FILE);
+    fs::rename(&tmp, &path).map_err(|e| SimError::io(path.display().to_string(), e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SimError::io(dir.display().to_string(), e))
 }

@@ -12,9 +12,8 @@
 pub mod image;
 pub mod smp;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -95,27 +94,9 @@ pub fn load_state(dir: &Path) -> Result<Option<ZephyrState>, SimError> {
     }
 }
 
-/// Atomic replace of `DIR/state.json` (temp file, fsync, rename, fsync dir).
+/// Atomic replace of `DIR/state.json` (see [`crate::state::save_json_atomically`]).
 pub fn save_state(dir: &Path, state: &ZephyrState) -> Result<(), SimError> {
-    let tmp: PathBuf = dir.join(format!("{STATE_FILE}.tmp"));
-    let io = |e| SimError::io(tmp.display().to_string(), e);
-    let mut json = serde_json::to_vec_pretty(state).expect("state serialises");
-    json.push(b'\n');
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    let path = dir.join(STATE_FILE);
-    fs::rename(&tmp, &path).map_err(|e| SimError::io(path.display().to_string(), e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| SimError::io(dir.display().to_string(), e))
+    crate::state::save_json_atomically(dir, state)
 }
 
 /// Start a zephyr-sensor: state, PTY, the SMP task.
