@@ -65,6 +65,25 @@ impl AppConfig {
     }
 }
 
+#[cfg(test)]
+impl AppConfig {
+    /// Everything under `dir` (the inventory at `dir/<inventory>`), the shipped profiles, no simulators.
+    pub(crate) fn for_test(dir: &Path, inventory: &str) -> AppConfig {
+        AppConfig {
+            inventory: dir.join(inventory),
+            profiles_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../provisioning-profiles"),
+            sim_bus: dir.join("bus"),
+            devsim: dir.join("no-devsim"),
+            reports_dir: dir.join("reports"),
+            simulators_dir: dir.join("sims"),
+            settings_file: dir.join("settings.json"),
+            actor: "test".into(),
+            simulator_allowed: false,
+        }
+    }
+}
+
 /// Facts the window shows about the app.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -236,18 +255,7 @@ mod tests {
     use temper_core::inventory::{DeviceRecord, HardenedState, Inventory};
 
     fn app(dir: &Path) -> App {
-        let config = AppConfig {
-            inventory: dir.join("inv.db"),
-            profiles_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../provisioning-profiles"),
-            sim_bus: dir.join("bus"),
-            devsim: dir.join("no-devsim"),
-            reports_dir: dir.join("reports"),
-            simulators_dir: dir.join("sims"),
-            settings_file: dir.join("settings.json"),
-            actor: "test".into(),
-            simulator_allowed: false,
-        };
+        let config = AppConfig::for_test(dir, "inv.db");
         let app = App::new(config).expect("app");
         app.create_inventory(Unlock::Passphrase {
             passphrase: SecretInput(Secret::new("correct horse battery staple quarry")),

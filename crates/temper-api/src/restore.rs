@@ -294,18 +294,7 @@ mod tests {
     }
 
     fn app(dir: &Path) -> App {
-        let config = AppConfig {
-            inventory: dir.join("data/inv.db"),
-            profiles_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../provisioning-profiles"),
-            sim_bus: dir.join("bus"),
-            devsim: dir.join("no-devsim"),
-            reports_dir: dir.join("reports"),
-            simulators_dir: dir.join("sims"),
-            settings_file: dir.join("settings.json"),
-            actor: "test".into(),
-            simulator_allowed: false,
-        };
+        let config = AppConfig::for_test(dir, "data/inv.db");
         let app = App::new(config).expect("app");
         app.create_inventory(passphrase(PASSPHRASE))
             .expect("create");
