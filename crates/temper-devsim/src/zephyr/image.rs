@@ -12,7 +12,7 @@ use std::io::{Seek, SeekFrom, Write};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use temper_core::proto::smp::header::SmpVersion;
+use temper_core::proto::smp::header::{Header, Op, SmpVersion};
 use temper_core::proto::smp::messages::{
     ImageSlot, ImageState, ImageUpload, ImageUploadResponse, GROUP_IMAGE,
 };
@@ -83,6 +83,24 @@ pub struct Upload {
     off: u64,
     sha: Option<Vec<u8>>,
     file: File,
+}
+
+/// The reply body to an image-group request, or `None` when the command is not supported.
+pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Option<Vec<u8>> {
+    match (header.id, header.op) {
+        (0, Op::Read) => {
+            let version = super::os::version_number(header.version);
+            server.log_request(
+                header.group,
+                header.id,
+                header.seq,
+                json!({"version": version}),
+            );
+            Some(cbor(&server.image_state()))
+        }
+        (1, Op::Write) => Some(server.upload(header.version, header.seq, payload)),
+        _ => None,
+    }
 }
 
 impl Server {

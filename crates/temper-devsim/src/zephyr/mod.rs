@@ -10,10 +10,12 @@
 //! `events.jsonl`. The upload offset lives in RAM only, as on the device.
 
 pub mod image;
+pub mod os;
 pub mod smp;
 
 use std::fs;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -141,23 +143,34 @@ pub(crate) async fn start(
         serial: state.serial.clone(),
         ip: ip.to_string(),
     };
-    let server = smp::Server::new(dir, state, events, buf_size, buf_count);
+    let server: Shared = Arc::new(Mutex::new(smp::Server::new(
+        dir, state, events, buf_size, buf_count,
+    )));
     writer.send(BOOT_BANNER.as_bytes());
-    tokio::spawn(run(server, writer, input));
+    tokio::spawn(serve_uart(server, writer, input));
     // Keep both PTY fds open for the life of the simulator.
     Ok((info, Box::new(pty)))
 }
 
+/// The SMP server, shared by every transport that reaches it (the console UART now; SMP over UDP and a
+/// BLE GATT service are other transports to the same server). Locked per packet, never across an await.
+pub type Shared = Arc<Mutex<smp::Server>>;
+
+/// Locks the server; a panic while it was held does not stop the device from answering.
+pub(crate) fn lock(server: &Shared) -> MutexGuard<'_, smp::Server> {
+    server
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The console: decode frames, answer each packet, drop what Zephyr would drop.
-async fn run(
-    mut server: smp::Server,
-    writer: pty::PacedWriter,
-    mut input: mpsc::Receiver<Vec<u8>>,
-) {
-    let mut decoder = Decoder::with_limits(MAX_LINE, server.buf_size() as usize);
+async fn serve_uart(server: Shared, writer: pty::PacedWriter, mut input: mpsc::Receiver<Vec<u8>>) {
+    let buf_size = lock(&server).buf_size() as usize;
+    let mut decoder = Decoder::with_limits(MAX_LINE, buf_size);
     while let Some(chunk) = input.recv().await {
         decoder.push(&chunk);
         while let Some(result) = decoder.next_packet() {
+            let mut server = lock(&server);
             match result {
                 Ok(packet) => {
                     if let Some(reply) = server.handle(&packet) {

@@ -1,6 +1,6 @@
 //! The SMP server of the zephyr-sensor: one request packet in, at most one reply packet out, in the SMP
-//! version the request used (Zephyr `smp.c`). Groups: OS echo (0/0), MCUmgr params (0/6), image state read
-//! (1/0) and image upload (1/1, in [`super::image`]); anything else gets `{"rc": 8}` (ENOTSUP).
+//! version the request used (Zephyr `smp.c`), dispatched by group to a module each ([`super::os`],
+//! [`super::image`]); a command no module handles gets `{"rc": 8}` (ENOTSUP).
 //!
 //! Only the first request of a packet is answered (Zephyr answers each of several); a payload shorter
 //! than the header's `len` gets `{"rc": 9}` (ECORRUPT); version field ≥ 2 gets `{"rc": 13}` (TOO_NEW).
@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{json, Value};
 use temper_core::proto::smp::header::{Header, Op, SmpError, SmpVersion, HEADER_LEN, RC_TOO_NEW};
-use temper_core::proto::smp::messages::{
-    EchoResponse, McumgrParamsResponse, GROUP_IMAGE, GROUP_OS,
-};
+use temper_core::proto::smp::messages::{GROUP_IMAGE, GROUP_OS};
 
 use super::image::Upload;
 use super::ZephyrState;
@@ -101,6 +99,10 @@ impl Server {
         self.buf_size
     }
 
+    pub fn buf_count(&self) -> u32 {
+        self.buf_count
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -161,58 +163,27 @@ impl Server {
             );
             return Some(reply(header, rc_body(RC_ECORRUPT)));
         };
-        let version = match header.version {
-            SmpVersion::V1 => 1,
-            SmpVersion::V2 => 2,
-        };
-        let body = match (header.group, header.id, header.op) {
-            (GROUP_OS, 0, Op::Write) => {
-                let text = from_cbor::<Value>(payload)
-                    .and_then(|v| v.get("d").and_then(Value::as_str).map(str::to_owned));
-                self.log_request(
-                    header.group,
-                    header.id,
-                    header.seq,
-                    json!({"version": version}),
-                );
-                match text {
-                    Some(text) => cbor(&EchoResponse { text }),
-                    None => rc_body(RC_EINVAL),
-                }
-            }
-            (GROUP_OS, 6, Op::Read) => {
-                self.log_request(
-                    header.group,
-                    header.id,
-                    header.seq,
-                    json!({"version": version}),
-                );
-                cbor(&McumgrParamsResponse {
-                    buf_size: self.buf_size,
-                    buf_count: self.buf_count,
-                })
-            }
-            (GROUP_IMAGE, 0, Op::Read) => {
-                self.log_request(
-                    header.group,
-                    header.id,
-                    header.seq,
-                    json!({"version": version}),
-                );
-                cbor(&self.image_state())
-            }
-            (GROUP_IMAGE, 1, Op::Write) => self.upload(header.version, header.seq, payload),
-            _ => {
-                self.log_request(
-                    header.group,
-                    header.id,
-                    header.seq,
-                    json!({"version": version, "rc": RC_ENOTSUP}),
-                );
-                rc_body(RC_ENOTSUP)
-            }
-        };
+        let version = super::os::version_number(header.version);
+        let body = self.dispatch(header, version, payload);
         Some(reply(header, body))
+    }
+
+    /// The reply body to one well-formed request, by group (each group in its own module).
+    fn dispatch(&mut self, header: Header, version: u8, payload: &[u8]) -> Vec<u8> {
+        let handled = match header.group {
+            GROUP_OS => super::os::handle(self, header, payload),
+            GROUP_IMAGE => super::image::handle(self, header, payload),
+            _ => None,
+        };
+        handled.unwrap_or_else(|| {
+            self.log_request(
+                header.group,
+                header.id,
+                header.seq,
+                json!({"version": version, "rc": RC_ENOTSUP}),
+            );
+            rc_body(RC_ENOTSUP)
+        })
     }
 
     /// `{"event":"smp","group":G,"id":I,"seq":S, ...extra}`.
