@@ -286,7 +286,8 @@ pub fn console_accepts(port: &str, user: &str, password: &str) -> bool {
         .expect("runtime");
     runtime.block_on(async {
         let link = SerialLink::open(port, profile.baud).expect("open the console");
-        let mut session = ConsoleSession::new(Box::new(link), profile.console.clone());
+        let console = profile.console.clone().expect("a console profile");
+        let mut session = ConsoleSession::new(Box::new(link), console);
         session.wake().await.expect("wake the console");
         session.logout().await.expect("log out");
         let outcome = session

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use temper_core::profile::{
-    self, Confirm, CredentialKind, Profile, ProfileError, ProfileErrorKind, Protocol,
+    self, Confirm, CredentialChange, CredentialKind, Profile, ProfileError, ProfileErrorKind,
+    Protocol,
 };
 use temper_core::Secret;
 
@@ -97,9 +98,11 @@ fn ipcam_is_read_into_the_typed_layer() {
         .captures("Hardware\t: Simvision SV-IPC2100\n")
         .expect("model matches");
     assert_eq!(&caps["model"], "Simvision SV-IPC2100");
-    assert_eq!(p.console.line_ending, "\r");
-    assert_eq!(p.console.login_timeout.as_millis(), 8000);
-    assert!(p.console.shell_prompt.is_match("~ # "));
+    let console = p.console.as_ref().expect("a console profile");
+    assert_eq!(console.line_ending, "\r");
+    assert_eq!(console.login_timeout.as_millis(), 8000);
+    assert!(console.shell_prompt.is_match("~ # "));
+    assert!(p.smp.is_none(), "a console model has no SMP link");
     assert_eq!(
         &p.address
             .pattern
@@ -117,11 +120,12 @@ fn ipcam_is_read_into_the_typed_layer() {
     let root = p.credential("shell-root").expect("shell-root store");
     assert_eq!(root.kind, CredentialKind::ConsoleLogin);
     assert_eq!(root.default_password.expose(), "xmhdipc");
-    assert_eq!(root.change_dialog.len(), 2);
+    let CredentialChange::Command { dialog, .. } = &root.change else {
+        panic!("the console login is changed with a command");
+    };
+    assert_eq!(dialog.len(), 2);
     assert_eq!(
-        root.change_dialog[1]
-            .render(&Secret::new("N3w-pw"))
-            .expose(),
+        dialog[1].render(&Secret::new("N3w-pw")).expose(),
         "N3w-pw"
     );
     let web = p.credential("web-admin").expect("web-admin store");
@@ -132,7 +136,10 @@ fn ipcam_is_read_into_the_typed_layer() {
             path: "/".into()
         }
     );
-    let line = web.render_change_command(&Secret::new("Abc.123"));
+    let line = web
+        .change
+        .render_command(&Secret::new("Abc.123"))
+        .expect("a command store");
     assert_eq!(line.expose(), "cfgcli -s web.admin.password 'Abc.123'");
     assert!(p.credential("nope").is_none());
 
@@ -143,14 +150,14 @@ fn ipcam_is_read_into_the_typed_layer() {
         .as_ref()
         .expect("closable")
         .is_match("telnetd: stopped, disabled"));
-    assert_eq!(p.accounts.lock, vec!["support".to_string()]);
-    assert_eq!(p.accounts.lock_command_for("support"), "passwd -l support");
-    assert!(p
-        .accounts
+    let accounts = p.accounts.as_ref().expect("the camera has factory accounts");
+    assert_eq!(accounts.lock, vec!["support".to_string()]);
+    assert_eq!(accounts.lock_command_for("support"), "passwd -l support");
+    assert!(accounts
         .locked_regex("support")
         .is_match("root:x:0\nsupport:!:19000"));
     assert!(
-        !p.accounts
+        !accounts
             .locked_regex("support")
             .is_match("support:$1$abc:19000"),
         "a hash is not locked"
@@ -394,7 +401,7 @@ fn certificate_section_is_typed_and_needs_a_clock() {
         .certificate
         .as_ref()
         .expect("ipcam has a certificate section");
-    assert_eq!(cert.service, "https");
+    assert_eq!(cert.service.as_deref(), Some("https"));
     assert_eq!(cert.slots, 1);
     assert_eq!(cert.policy.validity_days, 365);
     assert_eq!(cert.policy.backdate_minutes, 5);
@@ -404,8 +411,8 @@ fn certificate_section_is_typed_and_needs_a_clock() {
     assert_eq!((http.port, http.credential.as_str()), (80, "web-admin"));
     let clock = ipcam.clock.as_ref().expect("ipcam has a clock section");
     assert_eq!(
-        clock.set_command_for(1_748_779_200),
-        "date -u -s '2025-06-01 12:00:00'"
+        clock.set_command_for(1_748_779_200).as_deref(),
+        Some("date -u -s '2025-06-01 12:00:00'")
     );
 
     let source = ipcam_source();

@@ -56,11 +56,14 @@ pub enum CheckKind {
     /// Plain HTTP no longer accepts the web admin's credential: it redirects to HTTPS or is closed
     /// (`plain-http-credential-refused`).
     PlainHttpCredentialRefused,
+    /// A TLS client device presented its own certificate, chained to the station CA, with the key from its
+    /// CSR, to a client-authenticating endpoint Temper ran (`tls-client-certificate-verified`).
+    TlsClientCertificateVerified,
 }
 
 impl CheckKind {
     /// Every check kind, in catalogue order.
-    pub const ALL: [CheckKind; 13] = [
+    pub const ALL: [CheckKind; 14] = [
         CheckKind::DefaultCredentialRefused,
         CheckKind::NewCredentialAccepted,
         CheckKind::CredentialStrength,
@@ -74,6 +77,7 @@ impl CheckKind {
         CheckKind::TlsOldProtocolsRefused,
         CheckKind::FactoryCertificateUnique,
         CheckKind::PlainHttpCredentialRefused,
+        CheckKind::TlsClientCertificateVerified,
     ];
 
     /// The stable kebab-case id, as stored in [`CheckRecord::id`].
@@ -92,6 +96,7 @@ impl CheckKind {
             CheckKind::TlsOldProtocolsRefused => "tls-old-protocols-refused",
             CheckKind::FactoryCertificateUnique => "factory-certificate-unique",
             CheckKind::PlainHttpCredentialRefused => "plain-http-credential-refused",
+            CheckKind::TlsClientCertificateVerified => "tls-client-certificate-verified",
         }
     }
 
@@ -131,7 +136,8 @@ impl CheckKind {
             // key shared by every unit of a model is known to anyone who extracts it from one).
             CheckKind::TlsChainVerified
             | CheckKind::TlsOldProtocolsRefused
-            | CheckKind::FactoryCertificateUnique => &[CERT_TRANSPORT, ETSI_CRYPTO_COMMS],
+            | CheckKind::FactoryCertificateUnique
+            | CheckKind::TlsClientCertificateVerified => &[CERT_TRANSPORT, ETSI_CRYPTO_COMMS],
             // A credential that still works over plain HTTP can be sniffed or relayed; the admin must
             // require the encrypted transport.
             CheckKind::PlainHttpCredentialRefused => {

@@ -10,6 +10,8 @@
 //! - [`tls`], [`tls_probe`]: TLS from outside: a verified rustls handshake against the station CA, a read
 //!   of the certificate a device serves (factory certificates before hardening), and a hand-built TLS 1.0/1.1
 //!   ClientHello to prove old protocols are refused.
+//! - [`tls_client`]: a client-authenticating TLS endpoint Temper runs, which a TLS *client* device is made to
+//!   connect to, proving the certificate and key it presents.
 //! - [`defaults`]: the Mirai default-credential list and a bounded-concurrency runner for trials.
 //!
 //! Every function here reports what it saw; none prints, and none logs a secret.
@@ -30,6 +32,7 @@ pub mod ssdp;
 pub mod surface;
 pub mod telnet;
 pub mod tls;
+pub mod tls_client;
 pub mod tls_probe;
 pub mod udp;
 mod udp_proto;
@@ -48,6 +51,7 @@ pub use telnet::telnet_login;
 pub use tls::{
     served_certificate, shared_certificates, tls_handshake, ServedCert, TlsError, TlsReport,
 };
+pub use tls_client::{ClientEndpoint, ClientProof, EndpointApplication};
 pub use tls_probe::{old_protocol_probe, OldAnswer, OldTls};
 pub use udp::{udp_probe, UdpState, STANDARD_UDP_PORTS};
 

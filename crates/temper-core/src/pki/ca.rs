@@ -312,6 +312,40 @@ impl StationCa {
     }
 }
 
+impl StationCa {
+    /// A short-lived TLS server certificate for Temper's own verification endpoint at `ip` (a fresh
+    /// ECDSA P-256 key, EKU serverAuth, SAN `ip`, valid from five minutes before `now` for one hour), so a
+    /// device that trusts the station CA accepts the endpoint. Returns the certificate and the PKCS#8 key (DER).
+    pub fn issue_endpoint(
+        &self,
+        ip: std::net::IpAddr,
+        now: SystemTime,
+    ) -> Result<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>), CaError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| CaError::Key(e.to_string()))?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Temper verification endpoint");
+        params.subject_alt_names.push(SanType::IpAddress(ip));
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial());
+        params.not_before = to_asn1_time(now - Duration::from_secs(5 * 60));
+        params.not_after = to_asn1_time((now + Duration::from_secs(3600)).min(self.not_after()));
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(|e| CaError::Signing(e.to_string()))?;
+        Ok((
+            cert.der().to_vec(),
+            zeroize::Zeroizing::new(key.serialize_der()),
+        ))
+    }
+}
+
 /// A random positive 127-bit serial number (RFC 5280: at most 20 octets, unpredictable).
 fn random_serial() -> SerialNumber {
     let mut bytes = [0u8; 16];

@@ -7,33 +7,34 @@ use crate::checks::CheckRecord;
 use crate::event::{Event, EventSink, StepId, StepOutcome};
 use crate::inventory::{DeviceRecord, HardenedState, Inventory, StepState};
 use crate::profile::Profile;
-use crate::proto::console::ConsoleSession;
 use crate::Secret;
 
 use super::report::{CredentialSummary, Report, StepSummary};
+use super::session::DeviceSession;
 use super::PlanError;
 
-/// What identification found: the logged-in console and the device behind it.
+/// What identification found: the session on the device and the device behind it.
 pub(crate) struct Opened {
-    pub session: ConsoleSession,
+    pub session: DeviceSession,
     pub profile: Profile,
     pub device: DeviceRecord,
     pub address: IpAddr,
     pub port: String,
-    pub console_password: Secret,
+    pub console_password: Option<Secret>,
 }
 
 /// One plan run on one identified device.
 pub(crate) struct Run<'i, 'e> {
-    pub session: ConsoleSession,
+    pub session: DeviceSession,
     pub profile: Profile,
     pub inventory: &'i mut dyn Inventory,
     pub events: EventSink<'e>,
     pub device: DeviceRecord,
     pub address: IpAddr,
     pub port: String,
-    /// The console password that opened the current console session (the shell store's value on the device).
-    pub console_password: Secret,
+    /// The console password that opened the current console session (the shell store's value on the device);
+    /// `None` for a driver without a login.
+    pub console_password: Option<Secret>,
     /// Checks made in this run, with their phase (`rotation`, `trials`, `verify`...).
     pub checks: Vec<(String, CheckRecord)>,
     pub steps: Vec<StepSummary>,

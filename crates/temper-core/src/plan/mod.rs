@@ -13,6 +13,7 @@ mod context;
 mod error;
 mod renew;
 mod report;
+mod session;
 mod steps;
 
 use std::net::IpAddr;

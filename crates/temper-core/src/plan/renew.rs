@@ -40,7 +40,7 @@ pub async fn renew_certificate(
     let serial = run.device.serial.clone();
     if let Some(expected) = &renew.device {
         if *expected != serial {
-            let _ = run.session.logout().await;
+            let _ = run.session.close().await;
             return Err(PlanError::WrongDevice {
                 expected: expected.clone(),
                 found: serial,
@@ -56,7 +56,7 @@ pub async fn renew_certificate(
         .find(|c| c.state == CertState::Active)
         .cloned();
     if run.device.state != HardenedState::Hardened && active.is_none() && !has_pending {
-        let _ = run.session.logout().await;
+        let _ = run.session.close().await;
         return Err(PlanError::NotCommissioned(serial));
     }
     run.begin(StepId::Certificate);
@@ -91,7 +91,7 @@ pub async fn renew_certificate(
     let passed = run.all_checks_passed();
     let mut report = run.report(passed)?;
     report.run = "renew-certificate";
-    run.session.logout().await?;
+    run.session.close().await?;
     (run.events)(&Event::PlanFinished { hardened: passed });
     Ok(report)
 }

@@ -8,10 +8,11 @@ use toml::Spanned;
 
 use super::error::Issue;
 use super::model::{
-    Accounts, AddressSpec, Confirm, CredentialStore, DialogTemplate, Recognition, ServiceSpec,
+    Accounts, AddressSpec, Confirm, CredentialChange, CredentialStore, DialogTemplate, Recognition,
+    ServiceSpec, SettingValue, SmpSpec,
 };
 use super::policy::PasswordPolicy;
-use super::raw::{RawConfirm, RawCredential, RawProfile, RawService};
+use super::raw::{RawConfirm, RawConsole, RawCredential, RawProfile, RawService, RawSmp};
 use super::validate::{compile, parse_usb_id};
 use super::{Profile, DEFAULT_TRIAL_CONCURRENCY};
 use crate::proto::console::ConsoleConfig;
@@ -25,7 +26,13 @@ pub(crate) fn build(
 ) -> Result<Profile, Issue> {
     let (clock, certificate) = super::certificate::build(&raw)?;
     let recognition = recognition(&raw)?;
-    let console = console(&raw)?;
+    let console = raw.console.as_ref().map(console).transpose()?;
+    let smp = raw.smp.as_ref().map(smp);
+    let baud = match (&raw.console, &raw.smp) {
+        (Some(c), _) => *c.baud.get_ref(),
+        (None, Some(s)) => *s.baud.get_ref(),
+        (None, None) => 115_200,
+    };
     let address = AddressSpec {
         command: raw.address.command.get_ref().clone(),
         pattern: compile(&raw.address.pattern, "address.pattern", Some("ip"))?,
@@ -43,25 +50,27 @@ pub(crate) fn build(
         .enumerate()
         .map(|(i, s)| service(s.get_ref(), &format!("services[{i}]")))
         .collect::<Result<_, _>>()?;
-    let a = raw.accounts;
-    let accounts = Accounts::new(
-        a.list_command.into_inner(),
-        a.lock.into_iter().map(Spanned::into_inner).collect(),
-        a.lock_command.into_inner(),
-        a.locked_check_command.into_inner(),
-        a.locked_pattern.into_inner(),
-    );
+    let accounts = raw.accounts.map(|a| {
+        Accounts::new(
+            a.list_command.into_inner(),
+            a.lock.into_iter().map(Spanned::into_inner).collect(),
+            a.lock_command.into_inner(),
+            a.locked_check_command.into_inner(),
+            a.locked_pattern.into_inner(),
+        )
+    });
     let header = raw.profile;
     Ok(Profile {
         id: header.id.into_inner(),
         name: header.name.into_inner(),
         vendor: header.vendor.into_inner(),
-        driver: header.driver,
+        driver: header.driver.into_inner(),
         source_path: source_path.to_path_buf(),
         source_hash,
         recognition,
-        baud: *raw.console.baud.get_ref(),
+        baud,
         console,
+        smp,
         address,
         password_policy,
         credentials,
@@ -91,7 +100,11 @@ fn recognition(raw: &RawProfile) -> Result<Recognition, Issue> {
             .iter()
             .map(|u| parse_usb_id(u, "recognition.usb_ids"))
             .collect::<Result<_, _>>()?,
-        banner: compile(&r.banner, "recognition.banner", None)?,
+        banner: r
+            .banner
+            .as_ref()
+            .map(|b| compile(b, "recognition.banner", None))
+            .transpose()?,
         identity_command: r.identity_command.get_ref().clone(),
         model_pattern: compile(&r.model_pattern, "recognition.model_pattern", Some("model"))?,
         serial_pattern: compile(
@@ -108,8 +121,7 @@ fn recognition(raw: &RawProfile) -> Result<Recognition, Issue> {
     })
 }
 
-fn console(raw: &RawProfile) -> Result<ConsoleConfig, Issue> {
-    let c = &raw.console;
+fn console(c: &RawConsole) -> Result<ConsoleConfig, Issue> {
     Ok(ConsoleConfig {
         login_prompt: compile(&c.login_prompt, "console.login_prompt", None)?,
         password_prompt: compile(&c.password_prompt, "console.password_prompt", None)?,
@@ -121,6 +133,19 @@ fn console(raw: &RawProfile) -> Result<ConsoleConfig, Issue> {
         login_timeout: Duration::from_millis(*c.login_timeout_ms.get_ref()),
         command_timeout: Duration::from_millis(*c.command_timeout_ms.get_ref()),
     })
+}
+
+/// Default wait for an SMP reply.
+const SMP_TIMEOUT_MS: u64 = 3_000;
+/// Default wait for a shell command run through the SMP shell group (an MCU makes keys slowly).
+const SMP_COMMAND_TIMEOUT_MS: u64 = 30_000;
+
+fn smp(s: &RawSmp) -> SmpSpec {
+    let ms = |v: &Option<Spanned<u64>>, default| v.as_ref().map_or(default, |v| *v.get_ref());
+    SmpSpec {
+        timeout: Duration::from_millis(ms(&s.timeout_ms, SMP_TIMEOUT_MS)),
+        command_timeout: Duration::from_millis(ms(&s.command_timeout_ms, SMP_COMMAND_TIMEOUT_MS)),
+    }
 }
 
 fn credential(c: RawCredential, at: &str) -> Result<CredentialStore, Issue> {
@@ -146,15 +171,34 @@ fn credential(c: RawCredential, at: &str) -> Result<CredentialStore, Issue> {
         RawConfirm::HttpDigest { port, path } => Confirm::HttpDigest { port, path },
         RawConfirm::RtspDigest { port, path } => Confirm::RtspDigest { port, path },
     };
+    // Checked at load: a setting store has `setting`, the others `change_command` and `change_success`.
+    let change = match (c.setting, c.change_command, c.change_success) {
+        (Some(name), _, _) => CredentialChange::Setting {
+            name: name.into_inner(),
+        },
+        (None, Some(command), Some(success)) => CredentialChange::Command {
+            success: compile(&success, &format!("{at}.change_success"), None)?,
+            command: command.into_inner(),
+            dialog: change_dialog,
+        },
+        (None, command, _) => {
+            let anchor = command.as_ref().map_or(c.id.span(), Spanned::span);
+            return Err(Issue::at(
+                super::error::ProfileErrorKind::MissingField,
+                &Spanned::new(anchor, ()),
+                format!("{at}.change_success"),
+                "the store has no way to change its password",
+                "add change_command and change_success, or kind = \"setting\" with setting",
+            ));
+        }
+    };
     Ok(CredentialStore {
-        change_success: compile(&c.change_success, &format!("{at}.change_success"), None)?,
         id: c.id.into_inner(),
         kind: c.kind.into_inner(),
         description: c.description.into_inner(),
         username: c.username.into_inner(),
         default_password: Secret::new(c.default_password.into_inner()),
-        change_command: c.change_command.into_inner(),
-        change_dialog,
+        change,
         confirm,
         service: c.service.into_inner(),
     })
@@ -176,5 +220,9 @@ fn service(s: &RawService, at: &str) -> Result<ServiceSpec, Issue> {
         disable_command: command(&s.disable_command),
         status_command: command(&s.status_command),
         disabled_pattern,
+        close_setting: s.close_setting.as_ref().map(|v| SettingValue {
+            name: v.get_ref().name.clone(),
+            value: v.get_ref().value.clone(),
+        }),
     })
 }

@@ -26,12 +26,14 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use certificate::{
-    render_csr_command, CertificateSpec, ClockSpec, PlainHttpAfter, PlainHttpSpec,
+    render_csr_command, CertInstall, CertificateSpec, ClientApplication, ClientCheckSpec,
+    ClockMethod, ClockSetting, ClockSpec, PlainHttpAfter, PlainHttpSpec, CHUNK,
 };
 pub use error::{Location, ProfileError, ProfileErrorKind};
 pub use model::{
-    Accounts, AddressSpec, Confirm, CredentialKind, CredentialStore, DialogTemplate, Driver,
-    Protocol, Recognition, ServiceSpec, NEW_PASSWORD, USER,
+    Accounts, AddressSpec, Confirm, CredentialChange, CredentialKind, CredentialStore,
+    DialogTemplate, Driver, Protocol, Recognition, ServiceSpec, SettingValue, SmpSpec,
+    NEW_PASSWORD, USER,
 };
 pub use policy::{CharClass, PasswordPolicy, RECOMMENDED_MIN_LENGTH};
 
@@ -55,8 +57,10 @@ pub struct Profile {
     pub source_hash: String,
     /// How the model is recognised.
     pub recognition: Recognition,
-    /// The console driver's settings.
-    pub console: crate::proto::console::ConsoleConfig,
+    /// The console driver's settings (driver "console").
+    pub console: Option<crate::proto::console::ConsoleConfig>,
+    /// The SMP driver's settings (driver "smp").
+    pub smp: Option<SmpSpec>,
     /// Serial speed in bit/s.
     pub baud: u32,
     /// How to read the device's IP address.
@@ -65,8 +69,8 @@ pub struct Profile {
     pub password_policy: PasswordPolicy,
     /// Credential stores with default passwords, in file order.
     pub credentials: Vec<CredentialStore>,
-    /// Factory accounts to lock.
-    pub accounts: Accounts,
+    /// Factory accounts to lock, when the model has any.
+    pub accounts: Option<Accounts>,
     /// Network services, in file order.
     pub services: Vec<ServiceSpec>,
     /// UDP ports probed beyond Temper's standard set.
@@ -119,6 +123,13 @@ impl Profile {
     /// The service with this id.
     pub fn service(&self, id: &str) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.id == id)
+    }
+
+    /// The service the device's certificate is served on (`None` without a certificate section, and for a
+    /// TLS client, which serves nothing).
+    pub fn tls_service(&self) -> Option<&ServiceSpec> {
+        let id = self.certificate.as_ref()?.service.as_deref()?;
+        self.service(id)
     }
 }
 

@@ -17,6 +17,8 @@ pub const USER: &str = "{user}";
 pub enum Driver {
     /// A login shell on a serial console.
     Console,
+    /// Zephyr MCUmgr (SMP) over the serial console: settings, the shell group, OS datetime.
+    Smp,
 }
 
 /// How a credential store is changed.
@@ -27,6 +29,8 @@ pub enum CredentialKind {
     ConsoleLogin,
     /// A store changed by one shell command carrying the new password.
     Command,
+    /// A store held in an SMP setting, written with the SMP settings group (driver "smp").
+    Setting,
 }
 
 /// A transport protocol.
@@ -44,8 +48,8 @@ pub enum Protocol {
 pub struct Recognition {
     /// USB-serial bridges as (vendor id, product id).
     pub usb_ids: Vec<(u16, u16)>,
-    /// Matches a line printed at boot or on the login screen.
-    pub banner: Regex,
+    /// Matches a line printed at boot or on the login screen, when the profile gives one.
+    pub banner: Option<Regex>,
     /// Command whose output identifies model and serial.
     pub identity_command: String,
     /// Has the named group `model`.
@@ -80,22 +84,41 @@ pub struct CredentialStore {
     pub username: String,
     /// The factory password.
     pub default_password: Secret,
-    /// The change command; for [`CredentialKind::Command`] it contains `'{new}'`.
-    pub change_command: String,
-    /// Prompts of an interactive change (console-login stores only), each answer containing `{new}`.
-    pub change_dialog: Vec<DialogTemplate>,
-    /// The change output matches this on success.
-    pub change_success: Regex,
+    /// How the password is changed.
+    pub change: CredentialChange,
     /// How the new password is proven.
     pub confirm: Confirm,
     /// Id of the [`ServiceSpec`] this store guards (always present in the profile).
     pub service: String,
 }
 
-impl CredentialStore {
-    /// The change command with `{new}` replaced by the new password. The result is a secret: never log it.
-    pub fn render_change_command(&self, new: &Secret) -> Secret {
-        render(&self.change_command, new)
+/// How a credential store's password is changed.
+#[derive(Debug, Clone)]
+pub enum CredentialChange {
+    /// A shell command (console-login and command stores).
+    Command {
+        /// The change command; for [`CredentialKind::Command`] it contains `'{new}'`.
+        command: String,
+        /// Prompts of an interactive change (console-login stores only), each answer containing `{new}`.
+        dialog: Vec<DialogTemplate>,
+        /// The change output matches this on success.
+        success: Regex,
+    },
+    /// An SMP setting written with the new password (UTF-8), then committed.
+    Setting {
+        /// The setting's name, e.g. `app/admin_pw`.
+        name: String,
+    },
+}
+
+impl CredentialChange {
+    /// The change command with `{new}` replaced by the new password (`None` for a setting). The result is a
+    /// secret: never log it.
+    pub fn render_command(&self, new: &Secret) -> Option<Secret> {
+        match self {
+            CredentialChange::Command { command, .. } => Some(render(command, new)),
+            CredentialChange::Setting { .. } => None,
+        }
     }
 }
 
@@ -206,7 +229,8 @@ pub struct ServiceSpec {
     pub protocol: Protocol,
     /// Port number (never 0).
     pub port: u16,
-    /// May stay open after hardening. When false, the four optional fields below are all `Some`.
+    /// May stay open after hardening. When false, either the four command fields below are all `Some`
+    /// (console) or [`ServiceSpec::close_setting`] is (smp).
     pub allowed: bool,
     /// Stops it now.
     pub stop_command: Option<String>,
@@ -216,6 +240,26 @@ pub struct ServiceSpec {
     pub status_command: Option<String>,
     /// Matches the status output when it is stopped and disabled.
     pub disabled_pattern: Option<Regex>,
+    /// Instead of the commands (driver "smp"): the setting that turns the service off.
+    pub close_setting: Option<SettingValue>,
+}
+
+/// An SMP setting and the value Temper writes to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingValue {
+    /// The setting's name, e.g. `net/telnet`.
+    pub name: String,
+    /// The value, as UTF-8 text.
+    pub value: String,
+}
+
+/// The SMP link of a driver "smp" device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmpSpec {
+    /// Wait for an SMP reply.
+    pub timeout: std::time::Duration,
+    /// Wait for a shell command run through the SMP shell group.
+    pub command_timeout: std::time::Duration,
 }
 
 #[cfg(test)]

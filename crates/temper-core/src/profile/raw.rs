@@ -18,13 +18,17 @@ use super::policy::CharClass;
 pub(crate) struct RawProfile {
     pub profile: RawHeader,
     pub recognition: RawRecognition,
-    pub console: RawConsole,
+    /// The serial console (required with driver = "console").
+    pub console: Option<RawConsole>,
+    /// The SMP (MCUmgr) link (required with driver = "smp").
+    pub smp: Option<RawSmp>,
     pub address: RawAddress,
     pub password_policy: RawPasswordPolicy,
     /// Every credential store on the device that ships with a default password.
     #[schemars(with = "Vec<RawCredential>")]
     pub credentials: Vec<Spanned<RawCredential>>,
-    pub accounts: RawAccounts,
+    /// Extra factory login accounts to lock (console devices; leave it out when the model has none).
+    pub accounts: Option<RawAccounts>,
     /// Every network service the device may listen on.
     #[schemars(with = "Vec<RawService>")]
     pub services: Vec<Spanned<RawService>>,
@@ -49,8 +53,10 @@ pub(crate) struct RawHeader {
     /// Manufacturer.
     #[schemars(with = "String")]
     pub vendor: Spanned<String>,
-    /// The protocol driver that talks to the device.
-    pub driver: Driver,
+    /// The protocol driver that talks to the device: "console" (a login shell on a serial console) or "smp"
+    /// (Zephyr MCUmgr over the serial console; commands run through the SMP shell group).
+    #[schemars(with = "Driver")]
+    pub driver: Spanned<Driver>,
     /// Version of this file format; only 1 exists.
     #[schemars(with = "u32")]
     pub schema_version: Spanned<u32>,
@@ -64,10 +70,11 @@ pub(crate) struct RawRecognition {
     /// USB-serial bridges the model ships with, as "vvvv:pppp" hex (vendor:product).
     #[schemars(with = "Vec<String>")]
     pub usb_ids: Vec<Spanned<String>>,
-    /// Regex matching a line the device prints at boot or on its login screen.
-    #[schemars(with = "String")]
-    pub banner: Spanned<String>,
-    /// Command run after login whose output identifies the model and serial number.
+    /// Optional: regex matching a line the device prints at boot or on its login screen.
+    #[schemars(with = "Option<String>")]
+    pub banner: Option<Spanned<String>>,
+    /// Command run after login (console) or through the SMP shell group (smp) whose output identifies the
+    /// model and serial number.
     #[schemars(with = "String")]
     pub identity_command: Spanned<String>,
     /// Regex over the identity output with a named group `model`.
@@ -121,6 +128,23 @@ pub(crate) struct RawConsole {
     pub command_timeout_ms: Spanned<u64>,
 }
 
+/// The SMP (MCUmgr) link of a driver = "smp" device: SMP over the serial console (Zephyr's framing).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Smp")]
+pub(crate) struct RawSmp {
+    /// Serial speed in bit/s.
+    #[schemars(with = "u32")]
+    pub baud: Spanned<u32>,
+    /// How long an SMP reply may take, in milliseconds (default 3000).
+    #[schemars(with = "Option<u64>")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// How long a shell command run through the SMP shell group may take, in milliseconds (default 30000:
+    /// an MCU may take seconds to make a key).
+    #[schemars(with = "Option<u64>")]
+    pub command_timeout_ms: Option<Spanned<u64>>,
+}
+
 /// How Temper learns the device's IP address.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -164,7 +188,8 @@ pub(crate) struct RawCredential {
     /// Store id, unique in the profile, e.g. "web-admin".
     #[schemars(with = "String")]
     pub id: Spanned<String>,
-    /// "console-login" for the account Temper logs in with; "command" for a store changed by one command.
+    /// "console-login" for the account Temper logs in with; "command" for a store changed by one command;
+    /// "setting" for a store held in an SMP setting (driver = "smp"), written with the SMP settings group.
     #[schemars(with = "CredentialKind")]
     pub kind: Spanned<CredentialKind>,
     /// What this store protects.
@@ -176,15 +201,20 @@ pub(crate) struct RawCredential {
     /// The factory password (may be empty).
     #[schemars(with = "String")]
     pub default_password: Spanned<String>,
-    /// Command that changes the password; `{new}` stands for the new one and must be written '{new}'.
-    #[schemars(with = "String")]
-    pub change_command: Spanned<String>,
+    /// Kinds "console-login" and "command": the command that changes the password; `{new}` stands for the
+    /// new one and must be written '{new}'.
+    #[schemars(with = "Option<String>")]
+    pub change_command: Option<Spanned<String>>,
     /// Console-login stores only: prompts the change command asks, each answered with a template holding `{new}`.
     #[schemars(with = "Option<Vec<RawDialogStep>>")]
     pub change_dialog: Option<Spanned<Vec<Spanned<RawDialogStep>>>>,
-    /// Regex the change output must match.
-    #[schemars(with = "String")]
-    pub change_success: Spanned<String>,
+    /// Kinds "console-login" and "command": regex the change output must match.
+    #[schemars(with = "Option<String>")]
+    pub change_success: Option<Spanned<String>>,
+    /// Kind "setting": the name of the SMP setting holding the password, e.g. "app/admin_pw". Temper writes
+    /// the new password (UTF-8) to it, commits, and confirms the change from outside.
+    #[schemars(with = "Option<String>")]
+    pub setting: Option<Spanned<String>>,
     /// How Temper proves the new password works.
     #[schemars(with = "RawConfirm")]
     pub confirm: Spanned<RawConfirm>,
@@ -280,6 +310,21 @@ pub(crate) struct RawService {
     /// Regex over the status output proving it is stopped and disabled.
     #[schemars(with = "Option<String>")]
     pub disabled_pattern: Option<Spanned<String>>,
+    /// Instead of the four commands above (driver = "smp"): the SMP setting that turns the service off. Temper
+    /// writes it, commits, reads it back, and proves the port closed from outside.
+    #[schemars(with = "Option<RawSettingValue>")]
+    pub close_setting: Option<Spanned<RawSettingValue>>,
+}
+
+/// An SMP setting and the value Temper writes to it.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SettingValue")]
+pub(crate) struct RawSettingValue {
+    /// The setting's name, e.g. "net/telnet".
+    pub name: String,
+    /// The value written, as UTF-8 text, e.g. "0".
+    pub value: String,
 }
 
 /// Outside checks specific to the model.

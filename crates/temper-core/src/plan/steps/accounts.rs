@@ -6,7 +6,10 @@ use crate::plan::context::Run;
 use crate::plan::PlanError;
 
 pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<StepOutcome, PlanError> {
-    let accounts = run.profile.accounts.clone();
+    let Some(accounts) = run.profile.accounts.clone() else {
+        run.progress("this model has no extra factory accounts", None, None);
+        return Ok(StepOutcome::AlreadyDone);
+    };
     let listing = run.session.run(&accounts.list_command).await?;
     let mut changed = false;
     for user in &accounts.lock {

@@ -53,13 +53,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, control: IpAddr) -> Result<StepOu
 /// The certificate the device serves before hardening (fingerprint, subject, expiry), read without trusting
 /// it; `null` when the profile has no certificate section or the TLS port is closed.
 async fn factory_certificate(run: &mut Run<'_, '_>, surface: &Surface) -> serde_json::Value {
-    let Some(port) = run
-        .profile
-        .certificate
-        .as_ref()
-        .and_then(|c| run.profile.service(&c.service))
-        .map(|s| s.port)
-    else {
+    let Some(port) = run.profile.tls_service().map(|s| s.port) else {
         return serde_json::Value::Null;
     };
     if !surface.tcp_open.contains(&port) {

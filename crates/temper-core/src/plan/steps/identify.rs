@@ -11,6 +11,7 @@ use crate::event::{Event, EventSink, StepId, StepOutcome};
 use crate::inventory::audit::{AuditAction, NewAuditEvent};
 use crate::inventory::{DeviceRecord, HardenedState, Inventory};
 use crate::plan::context::{now, Opened, Run};
+use crate::plan::session::DeviceSession;
 use crate::plan::{CommissionOptions, PlanError};
 use crate::profile::{CredentialKind, CredentialStore, Profile};
 use crate::proto::console::{ConsoleSession, ConsoleState, LoginOutcome};
@@ -29,10 +30,10 @@ pub(crate) async fn run<'i, 'e>(
     events(&Event::StepStarted {
         step: StepId::Identify,
     });
-    let Some(first) = options.profiles.first() else {
+    let Some(console) = options.profiles.iter().find_map(|p| p.console.clone()) else {
         return Err(PlanError::DeviceIncompatible("no profile was given".into()));
     };
-    let mut session = ConsoleSession::new(link, first.console.clone());
+    let mut session = ConsoleSession::new(link, console);
     if session.wake().await? == ConsoleState::Shell {
         // A session someone left open: log out so the login below tells which credential the device has.
         session.logout().await?;
@@ -79,12 +80,12 @@ pub(crate) async fn run<'i, 'e>(
     });
     let port = options.port.clone();
     let opened = Opened {
-        session,
+        session: DeviceSession::Console(session),
         profile,
         device,
         address,
         port,
-        console_password: password,
+        console_password: Some(password),
     };
     let mut run = Run::new(opened, inventory, events);
     run.end(StepId::Identify, Ok(StepOutcome::Done))?;
@@ -111,7 +112,7 @@ async fn log_in(
 ) -> Result<(Profile, Secret), PlanError> {
     let mut tried = 0;
     let mut store_id = String::new();
-    for profile in profiles {
+    for profile in profiles.iter().filter(|p| p.console.is_some()) {
         let store = console_store(profile)?;
         store_id = store.id.clone();
         for password in candidates(profile, store, inventory)? {

@@ -59,7 +59,7 @@ impl Trial {
             .plain_http
             .as_ref()
             .filter(|h| h.credential == store.id)?;
-        let port = run.profile.service(&spec.service)?.port;
+        let port = run.profile.tls_service()?.port;
         let certs = run.inventory.device_certs(&run.device.serial).ok()?;
         certs.iter().find(|c| c.state == CertState::Active)?;
         let ca = run.inventory.station_ca().ok()??;
@@ -112,7 +112,14 @@ impl Trial {
             }
             Trial::Rtsp { addr, path } => rtsp_digest_login(*addr, path, user, secret).await,
             Trial::Telnet { addr } => {
-                let c = &profile.console;
+                let Some(c) = &profile.console else {
+                    return Err(CheckError::Protocol {
+                        addr: *addr,
+                        expected: "a login the profile describes (it has no [console] prompts)"
+                            .into(),
+                        got: "a telnet service".into(),
+                    });
+                };
                 telnet_login(
                     *addr,
                     user,

@@ -1,4 +1,4 @@
-//! Record: the hardened state and the report go into the inventory; the console session is closed.
+//! Record: the hardened state and the report go into the inventory; the session on the device is closed.
 
 use crate::event::StepOutcome;
 use crate::inventory::audit::{AuditAction, NewAuditEvent};
@@ -29,6 +29,6 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, hardened: bool) -> Result<StepOut
         .detail(serde_json::json!({ "port": run.port, "checks": run.checks.len(), "failed_checks": failed }));
     run.inventory.record_event(&event)?;
     // Never leave a root shell open on the console.
-    run.session.logout().await?;
+    run.session.close().await?;
     Ok(StepOutcome::Done)
 }

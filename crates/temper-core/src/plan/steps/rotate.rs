@@ -12,7 +12,7 @@ use crate::event::{Event, StepOutcome};
 use crate::inventory::CredentialRecord;
 use crate::plan::context::{now, Run};
 use crate::plan::PlanError;
-use crate::profile::{Confirm, CredentialKind, CredentialStore};
+use crate::profile::{Confirm, CredentialChange, CredentialKind, CredentialStore};
 use crate::proto::console::{DialogStep, LoginOutcome};
 use crate::Secret;
 
@@ -25,7 +25,9 @@ pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<StepOutcome, PlanError>
         run.progress(format!("{}: {}", store.id, store.description), None, None);
         let changed_here = match store.kind {
             CredentialKind::ConsoleLogin => rotate_console(run, store).await?,
-            CredentialKind::Command => rotate_command(run, store).await?,
+            CredentialKind::Command | CredentialKind::Setting => {
+                rotate_confirmed_outside(run, store).await?
+            }
         };
         changed |= changed_here;
     }
@@ -115,7 +117,21 @@ fn activate(run: &mut Run<'_, '_>, store: &CredentialStore, how: &str) -> Result
 
 async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Result<bool, PlanError> {
     let record = record_for(run, store)?;
-    let on_device = run.console_password.clone();
+    let CredentialChange::Command {
+        command, dialog, success,
+    } = &store.change
+    else {
+        return Err(PlanError::ProfileIncomplete {
+            profile: run.profile.id.clone(),
+            message: format!("{} is a console login but has no change command", store.id),
+        });
+    };
+    let Some(on_device) = run.console_password.clone() else {
+        return Err(PlanError::DeviceIncompatible(format!(
+            "{} is a console login, but the session on the device did not log in",
+            store.id
+        )));
+    };
     let pending = record.as_ref().and_then(|r| r.pending.clone());
     if pending.as_ref() == Some(&on_device) {
         // The last run died after the device took the new password: it opened this session, so it is confirmed.
@@ -138,8 +154,7 @@ async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
         }
     }
     let new = pending_or_new(run, store, record.as_ref())?;
-    let steps: Vec<DialogStep> = store
-        .change_dialog
+    let steps: Vec<DialogStep> = dialog
         .iter()
         .map(|d| DialogStep {
             expect: d.expect.clone(),
@@ -155,14 +170,11 @@ async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
             });
         }
     };
-    let output = run
-        .session
-        .dialog(&store.change_command, &steps, &mut on_sent)
-        .await?;
-    if !store.change_success.is_match(&output) {
+    let console = run.session.console("a password change dialog")?;
+    let output = console.dialog(command, &steps, &mut on_sent).await?;
+    if !success.is_match(&output) {
         return Err(PlanError::DeviceMisbehaved(format!(
-            "`{}` did not report success for {}: {:?}. The pending credential stays in the inventory; run again",
-            store.change_command,
+            "`{command}` did not report success for {}: {:?}. The pending credential stays in the inventory; run again",
             store.id,
             last_line(&output)
         )));
@@ -171,19 +183,24 @@ async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
         store: store.id.clone(),
     });
     // Confirm with a fresh login: the new password must open the console.
-    run.session.logout().await?;
-    if run.session.login(&store.username, &new).await? != LoginOutcome::Accepted {
+    let console = run.session.console("a console login")?;
+    console.logout().await?;
+    if console.login(&store.username, &new).await? != LoginOutcome::Accepted {
         return Err(PlanError::DeviceMisbehaved(format!(
             "the device reported the new {} password set, but refuses it at login. The inventory keeps both; run again",
             store.id
         )));
     }
-    run.console_password = new;
+    run.console_password = Some(new);
     activate(run, store, "console login with the new password succeeded")?;
     Ok(true)
 }
 
-async fn rotate_command(run: &mut Run<'_, '_>, store: &CredentialStore) -> Result<bool, PlanError> {
+/// A store whose new credential is sent by a command or an SMP setting and proven from outside.
+async fn rotate_confirmed_outside(
+    run: &mut Run<'_, '_>,
+    store: &CredentialStore,
+) -> Result<bool, PlanError> {
     let record = record_for(run, store)?;
     let pending = record.as_ref().and_then(|r| r.pending.clone());
     let current = record.as_ref().and_then(|r| r.current.clone());
@@ -210,18 +227,7 @@ async fn rotate_command(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
         });
     }
     let new = pending_or_new(run, store, record.as_ref())?;
-    let line = store.render_change_command(&new);
-    let output = run.session.run_secret(&line).await?;
-    run.emit(Event::CredentialSent {
-        store: store.id.clone(),
-    });
-    if !store.change_success.is_match(&output) {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "the device did not report success changing {}: {:?}",
-            store.id,
-            last_line(&output)
-        )));
-    }
+    send(run, store, &new).await?;
     run.emit(Event::CredentialAccepted {
         store: store.id.clone(),
     });
@@ -233,6 +239,36 @@ async fn rotate_command(run: &mut Run<'_, '_>, store: &CredentialStore) -> Resul
     }
     activate(run, store, &confirm_detail(store, ""))?;
     Ok(true)
+}
+
+/// Sends the new credential to the device the way the store is changed.
+async fn send(run: &mut Run<'_, '_>, store: &CredentialStore, new: &Secret) -> Result<(), PlanError> {
+    match &store.change {
+        CredentialChange::Command { success, .. } => {
+            let line = store
+                .change
+                .render_command(new)
+                .expect("a command store renders a command");
+            let output = run.session.run_secret(&line).await?;
+            run.emit(Event::CredentialSent {
+                store: store.id.clone(),
+            });
+            if !success.is_match(&output) {
+                return Err(PlanError::DeviceMisbehaved(format!(
+                    "the device did not report success changing {}: {:?}",
+                    store.id,
+                    last_line(&output)
+                )));
+            }
+        }
+        CredentialChange::Setting { name } => {
+            run.emit(Event::CredentialSent {
+                store: store.id.clone(),
+            });
+            run.session.write_secret_setting(name, new).await?;
+        }
+    }
+    Ok(())
 }
 
 fn confirm_detail(store: &CredentialStore, note: &str) -> String {

@@ -4,7 +4,7 @@
 use crate::inventory::{CertState, DeviceCertRecord};
 use crate::plan::context::Run;
 use crate::plan::PlanError;
-use crate::profile::CertificateSpec;
+use crate::profile::{CertificateSpec, ClockSetting};
 
 /// Which certificate the device serves now and which are installed (fingerprints; `None` for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,17 +36,23 @@ pub(crate) async fn device_status(
         let value = re
             .captures(&out)
             .and_then(|c| c.name(group))
-            .map(|m| m.as_str().to_ascii_lowercase())
+            .map(|m| m.as_str().to_string())
             .ok_or_else(|| {
                 PlanError::DeviceMisbehaved(format!("`{}` did not say {what}", spec.status_command))
             })?;
-        Ok((value != "none").then_some(value))
+        if value.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        Ok(Some(match group {
+            "fingerprint" => normalise_fingerprint(&value).ok_or_else(|| {
+                PlanError::DeviceMisbehaved(format!(
+                    "`{}` gave {value:?} as a fingerprint: neither 64 hex digits nor base64 of 32 bytes",
+                    spec.status_command
+                ))
+            })?,
+            _ => value.to_ascii_lowercase(),
+        }))
     };
-    let serving = read(
-        &spec.serving_pattern,
-        "fingerprint",
-        "which certificate is served",
-    )?;
     let mut installed = Vec::new();
     for slot in 1..=spec.slots {
         let re = spec.installed_regex(slot);
@@ -59,6 +65,14 @@ pub(crate) async fn device_status(
     let active_slot = match &spec.active_slot_pattern {
         Some(re) => read(re, "slot", "which slot is served")?.and_then(|s| s.parse().ok()),
         None => None,
+    };
+    let serving = match &spec.serving_pattern {
+        Some(re) => read(re, "fingerprint", "which certificate is served")?,
+        // A TLS client presents what is installed (in the active slot); the client check proves it.
+        None => installed
+            .get(usize::from(active_slot.unwrap_or(1)).saturating_sub(1))
+            .cloned()
+            .flatten(),
     };
     Ok(DeviceStatus {
         serving,
@@ -110,20 +124,25 @@ pub(crate) async fn set_clock(run: &mut Run<'_, '_>) -> Result<(), PlanError> {
         });
     };
     let now = unix(run.station_now());
-    let set = clock.set_command_for(now);
-    run.session.run(&set).await?;
-    let out = run.session.run(&clock.read_command).await?;
-    let device = out
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().parse::<u64>().ok())
-        .ok_or_else(|| {
-            PlanError::DeviceMisbehaved(format!(
-                "`{}` printed no Unix time: {:?}",
-                clock.read_command,
-                out.lines().last().unwrap_or("")
-            ))
-        })?;
+    let device = match &clock.setting {
+        ClockSetting::Commands { read_command, .. } => {
+            let set = clock
+                .set_command_for(now)
+                .expect("a command clock renders a set command");
+            run.session.run(&set).await?;
+            let out = run.session.run(read_command).await?;
+            out.lines()
+                .rev()
+                .find_map(|l| l.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    PlanError::DeviceMisbehaved(format!(
+                        "`{read_command}` printed no Unix time: {:?}",
+                        out.lines().last().unwrap_or("")
+                    ))
+                })?
+        }
+        ClockSetting::SmpDatetime => run.session.set_clock_smp(now).await?,
+    };
     let station = unix(run.station_now());
     if device.abs_diff(station) > u64::from(clock.max_skew_seconds) {
         return Err(PlanError::DeviceMisbehaved(format!(
@@ -177,4 +196,38 @@ pub(crate) fn cert_spki(cert_pem: &str) -> Result<Vec<u8>, PlanError> {
 pub(crate) fn unix(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A certificate fingerprint as the device printed it, as lowercase hex: 64 hex digits as they are, or the
+/// base64 of the 32-byte SHA-256 (Zephyr's `cred list` prints digests that way). `None` for anything else.
+pub(crate) fn normalise_fingerprint(text: &str) -> Option<String> {
+    use base64::Engine as _;
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(text.to_ascii_lowercase());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    (bytes.len() == 32).then(|| hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_fingerprint;
+
+    #[test]
+    fn fingerprints_in_hex_or_base64_read_the_same() {
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(normalise_fingerprint(&hex.to_uppercase()).as_deref(), Some(hex));
+        assert_eq!(
+            normalise_fingerprint("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=").as_deref(),
+            Some(hex),
+            "base64 of the same 32 bytes names the same certificate"
+        );
+        assert_eq!(normalise_fingerprint("none"), None);
+        assert_eq!(
+            normalise_fingerprint("AAAA"),
+            None,
+            "3 bytes are no SHA-256"
+        );
+    }
 }

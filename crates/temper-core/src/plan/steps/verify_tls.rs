@@ -25,7 +25,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<(), PlanError> {
     let Some(spec) = run.profile.certificate.clone() else {
         return Ok(());
     };
-    let Some(port) = run.profile.service(&spec.service).map(|s| s.port) else {
+    let Some(port) = run.profile.tls_service().map(|s| s.port) else {
         return Ok(());
     };
     let addr = SocketAddr::new(run.address, port);

@@ -2,8 +2,10 @@
 
 use toml::Spanned;
 
-use super::raw::{RawCertPolicy, RawCertificate, RawClock, RawTlsRole};
-use super::{KEY, SLOT};
+use super::raw::{ClockMethod, RawCertPolicy, RawCertificate, RawClock, RawTlsRole};
+use super::{CHUNK, KEY, SLOT};
+use crate::profile::model::Driver;
+use crate::profile::validate::setting_name;
 use crate::pki::{AllowedKey, CertPolicy, ChallengeField, TlsRole};
 use crate::profile::error::{Issue, ProfileErrorKind as Kind};
 use crate::profile::raw::RawProfile;
@@ -22,8 +24,9 @@ const MAX_VALIDITY_DAYS: u32 = 1826;
 
 /// Checks both sections (both optional; a certificate section needs a clock section).
 pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
+    let driver = *raw.profile.driver.get_ref();
     if let Some(clock) = &raw.clock {
-        check_clock(clock)?;
+        check_clock(clock, driver)?;
     }
     let Some(c) = &raw.certificate else {
         return Ok(());
@@ -31,30 +34,16 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
     if raw.clock.is_none() {
         return Err(Issue::at(
             Kind::BadReference,
-            &c.service,
+            &c.slots,
             "certificate",
             "a [certificate] section needs a [clock] section",
-            "add [clock] with set_command and read_command: devices that boot in 1970 refuse valid certificates",
+            "add [clock] (set_command and read_command, or method = \"smp-datetime\"): devices that boot in 1970 refuse valid certificates",
         ));
     }
-    if !raw
-        .services
-        .iter()
-        .any(|s| s.get_ref().id.get_ref() == c.service.get_ref())
-    {
-        return Err(Issue::at(
-            Kind::BadReference,
-            &c.service,
-            "certificate.service",
-            format!("no service with id {:?}", c.service.get_ref()),
-            "name the [[services]] entry that serves TLS",
-        ));
-    }
+    check_service_reference(raw, c)?;
     for (value, field) in [
         (&c.genkey_command, "certificate.genkey_command"),
         (&c.install_command, "certificate.install_command"),
-        (&c.install_end, "certificate.install_end"),
-        (&c.activate_command, "certificate.activate_command"),
         (&c.status_command, "certificate.status_command"),
     ] {
         command(value, field)?;
@@ -76,17 +65,24 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
         ));
     }
     compile(&c.genkey_success, "certificate.genkey_success", None)?;
-    compile(
-        &c.install_success,
-        "certificate.install_success",
-        Some("fingerprint"),
-    )?;
-    compile(&c.activate_success, "certificate.activate_success", None)?;
-    compile(
-        &c.serving_pattern,
-        "certificate.serving_pattern",
-        Some("fingerprint"),
-    )?;
+    compile(&c.install_success, "certificate.install_success", None)?;
+    install_method(c)?;
+    activation(c)?;
+    let client = matches!(c.tls_role, RawTlsRole::Client);
+    match (&c.serving_pattern, client) {
+        (Some(p), _) => compile(p, "certificate.serving_pattern", Some("fingerprint")).map(drop)?,
+        (None, false) => {
+            return Err(Issue::at(
+                Kind::MissingField,
+                &c.status_command,
+                "certificate.serving_pattern",
+                "a TLS server needs serving_pattern",
+                "add serving_pattern: a regex over the status output with a named group `fingerprint`",
+            ))
+        }
+        (None, true) => {}
+    }
+    client_check(c, driver)?;
     let policy = policy(&c.policy, c.tls_role)?;
     keys(c, &policy)?;
     slots(c)?;
@@ -119,22 +115,208 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
     Ok(())
 }
 
-fn check_clock(clock: &RawClock) -> Result<(), Issue> {
-    command(&clock.set_command, "clock.set_command")?;
-    placeholders(&clock.set_command, "clock.set_command", CLOCK_PLACEHOLDERS)?;
-    if !CLOCK_PLACEHOLDERS
+/// A server names the [[services]] entry it serves on; a client needs none.
+fn check_service_reference(raw: &RawProfile, c: &RawCertificate) -> Result<(), Issue> {
+    let Some(service) = &c.service else {
+        if matches!(c.tls_role, RawTlsRole::Client) {
+            return Ok(());
+        }
+        return Err(Issue::at(
+            Kind::MissingField,
+            &c.slots,
+            "certificate.service",
+            "a TLS server certificate needs the service it is served on",
+            "add service = \"<id of the [[services]] entry that serves TLS>\"",
+        ));
+    };
+    if !raw
+        .services
         .iter()
-        .any(|p| clock.set_command.get_ref().contains(p))
+        .any(|s| s.get_ref().id.get_ref() == service.get_ref())
     {
         return Err(Issue::at(
-            Kind::InvalidValue,
-            &clock.set_command,
-            "clock.set_command",
-            "has neither {utc} nor {unix}",
-            "write where the time goes, e.g. date -u -s '{utc}'",
+            Kind::BadReference,
+            service,
+            "certificate.service",
+            format!("no service with id {:?}", service.get_ref()),
+            "name the [[services]] entry that serves TLS",
         ));
     }
-    command(&clock.read_command, "clock.read_command")?;
+    Ok(())
+}
+
+/// Exactly one way of sending the certificate: typed PEM lines (`install_end`) or DER chunks
+/// (`install_chunk_command` with `{chunk}`, its size a multiple of 4, and an optional clear command).
+fn install_method(c: &RawCertificate) -> Result<(), Issue> {
+    match (&c.install_end, &c.install_chunk_command) {
+        (Some(end), None) => {
+            command(end, "certificate.install_end")?;
+            let chunk_only = [
+                c.install_chunk_size.as_ref().map(|v| v.span()),
+                c.install_clear_command.as_ref().map(|v| v.span()),
+            ];
+            if let Some(span) = chunk_only.into_iter().flatten().next() {
+                return Err(Issue::at(
+                    Kind::BadReference,
+                    &Spanned::new(span, ()),
+                    "certificate.install_chunk_command",
+                    "install_chunk_size and install_clear_command go with install_chunk_command",
+                    "remove them, or send the certificate in chunks instead of install_end",
+                ));
+            }
+            Ok(())
+        }
+        (None, Some(chunk)) => {
+            command(chunk, "certificate.install_chunk_command")?;
+            placeholders(chunk, "certificate.install_chunk_command", &[CHUNK])?;
+            if !chunk.get_ref().contains(CHUNK) {
+                return Err(Issue::at(
+                    Kind::InvalidValue,
+                    chunk,
+                    "certificate.install_chunk_command",
+                    "has no {chunk}",
+                    "write where each piece of base64 goes, e.g. \"cred buf {chunk}\"",
+                ));
+            }
+            if let Some(size) = &c.install_chunk_size {
+                let n = *size.get_ref();
+                if n == 0 || n % 4 != 0 || n > 1024 {
+                    return Err(Issue::at(
+                        Kind::InvalidValue,
+                        size,
+                        "certificate.install_chunk_size",
+                        format!("{n} is not a multiple of 4 between 4 and 1024"),
+                        "base64 pieces decode on their own when their length is a multiple of 4; leave it out for 96",
+                    ));
+                }
+            }
+            if let Some(clear) = &c.install_clear_command {
+                command(clear, "certificate.install_clear_command")?;
+            }
+            Ok(())
+        }
+        (Some(end), Some(_)) => Err(Issue::at(
+            Kind::InvalidValue,
+            end,
+            "certificate.install_end",
+            "give install_end (typed PEM lines) or install_chunk_command (DER chunks), not both",
+            "remove one of them",
+        )),
+        (None, None) => Err(Issue::at(
+            Kind::MissingField,
+            &c.install_command,
+            "certificate.install_end",
+            "the certificate has no way to reach the device",
+            "add install_end (the line ending typed PEM input) or install_chunk_command (DER chunks)",
+        )),
+    }
+}
+
+/// `activate_command` and `activate_success` come together.
+fn activation(c: &RawCertificate) -> Result<(), Issue> {
+    match (&c.activate_command, &c.activate_success) {
+        (Some(command_), Some(success)) => {
+            command(command_, "certificate.activate_command")?;
+            compile(success, "certificate.activate_success", None).map(drop)
+        }
+        (None, None) => Ok(()),
+        (Some(v), None) | (None, Some(v)) => Err(Issue::at(
+            Kind::MissingField,
+            v,
+            "certificate.activate_command",
+            "activate_command and activate_success go together",
+            "give both, or neither when the device uses a new certificate by itself",
+        )),
+    }
+}
+
+/// `[certificate.client_check]`: required for tls_role "client", only with driver "smp" (the endpoint is an
+/// SMP setting), its commands and patterns valid.
+fn client_check(c: &RawCertificate, driver: Driver) -> Result<(), Issue> {
+    let client = matches!(c.tls_role, RawTlsRole::Client);
+    let Some(k) = &c.client_check else {
+        if client {
+            return Err(Issue::at(
+                Kind::MissingField,
+                &c.status_command,
+                "certificate.client_check",
+                "a TLS client needs [certificate.client_check]: Temper proves a client certificate only by having the device present it",
+                "add [certificate.client_check] with trust_anchor_command, trust_anchor_success, trust_anchor_pattern, endpoint_setting, connect_command, connect_success and application",
+            ));
+        }
+        return Ok(());
+    };
+    if matches!(c.tls_role, RawTlsRole::Server) {
+        return Err(Issue::at(
+            Kind::BadReference,
+            &k.connect_command,
+            "certificate.client_check",
+            "is for TLS clients, but tls_role = \"server\"",
+            "remove it, or set tls_role = \"client\" or \"both\"",
+        ));
+    }
+    if driver != Driver::Smp {
+        return Err(Issue::at(
+            Kind::BadReference,
+            &k.endpoint_setting,
+            "certificate.client_check.endpoint_setting",
+            "the endpoint is an SMP setting: client_check needs driver = \"smp\"",
+            "use driver = \"smp\"",
+        ));
+    }
+    command(
+        &k.trust_anchor_command,
+        "certificate.client_check.trust_anchor_command",
+    )?;
+    compile(
+        &k.trust_anchor_success,
+        "certificate.client_check.trust_anchor_success",
+        None,
+    )?;
+    compile(
+        &k.trust_anchor_pattern,
+        "certificate.client_check.trust_anchor_pattern",
+        Some("fingerprint"),
+    )?;
+    setting_name(
+        &k.endpoint_setting,
+        "certificate.client_check.endpoint_setting",
+    )?;
+    command(&k.connect_command, "certificate.client_check.connect_command")?;
+    compile(
+        &k.connect_success,
+        "certificate.client_check.connect_success",
+        None,
+    )?;
+    Ok(())
+}
+
+fn check_clock(clock: &RawClock, driver: Driver) -> Result<(), Issue> {
+    let method = clock.method.as_ref();
+    match method.map_or(ClockMethod::Command, |m| *m.get_ref()) {
+        ClockMethod::Command => clock_commands(clock)?,
+        ClockMethod::SmpDatetime => {
+            let commands = [&clock.set_command, &clock.read_command];
+            if let Some(value) = commands.into_iter().flatten().next() {
+                return Err(Issue::at(
+                    Kind::BadReference,
+                    value,
+                    "clock.set_command",
+                    "method = \"smp-datetime\" sets and reads the clock over SMP, not with commands",
+                    "remove set_command and read_command, or use method = \"command\"",
+                ));
+            }
+            if let (Some(method), false) = (method, driver == Driver::Smp) {
+                return Err(Issue::at(
+                    Kind::BadReference,
+                    method,
+                    "clock.method",
+                    "method = \"smp-datetime\" needs driver = \"smp\"",
+                    "use set_command and read_command",
+                ));
+            }
+        }
+    }
     if let Some(skew) = &clock.max_skew_seconds {
         if *skew.get_ref() == 0 || *skew.get_ref() > MAX_SKEW_SECONDS {
             return Err(Issue::at(
@@ -147,6 +329,45 @@ fn check_clock(clock: &RawClock) -> Result<(), Issue> {
         }
     }
     Ok(())
+}
+
+/// Method "command": both commands, the set command with `{utc}` or `{unix}`.
+fn clock_commands(clock: &RawClock) -> Result<(), Issue> {
+    let missing = |name: &str| {
+        Issue::at(
+            Kind::MissingField,
+            &clock
+                .max_skew_seconds
+                .as_ref()
+                .map_or(Spanned::new(0..0, ()), |v| Spanned::new(v.span(), ())),
+            format!("clock.{name}"),
+            format!("[clock] needs {name} (or method = \"smp-datetime\" on an SMP device)"),
+            format!("add {name}"),
+        )
+    };
+    let set = clock
+        .set_command
+        .as_ref()
+        .ok_or_else(|| missing("set_command"))?;
+    let read = clock
+        .read_command
+        .as_ref()
+        .ok_or_else(|| missing("read_command"))?;
+    command(set, "clock.set_command")?;
+    placeholders(set, "clock.set_command", CLOCK_PLACEHOLDERS)?;
+    if !CLOCK_PLACEHOLDERS
+        .iter()
+        .any(|p| set.get_ref().contains(p))
+    {
+        return Err(Issue::at(
+            Kind::InvalidValue,
+            set,
+            "clock.set_command",
+            "has neither {utc} nor {unix}",
+            "write where the time goes, e.g. date -u -s '{utc}'",
+        ));
+    }
+    command(read, "clock.read_command")
 }
 
 /// Every `{...}` in `value` must be one of `known`.
@@ -426,12 +647,15 @@ fn keys(c: &RawCertificate, policy: &CertPolicy) -> Result<(), Issue> {
 /// in the installed pattern, and the slot-only keys present.
 fn slots(c: &RawCertificate) -> Result<(), Issue> {
     let per_slot = [
-        (&c.genkey_command, "certificate.genkey_command"),
-        (&c.csr_command, "certificate.csr_command"),
-        (&c.install_command, "certificate.install_command"),
-        (&c.activate_command, "certificate.activate_command"),
-        (&c.installed_pattern, "certificate.installed_pattern"),
+        Some((&c.genkey_command, "certificate.genkey_command")),
+        Some((&c.csr_command, "certificate.csr_command")),
+        Some((&c.install_command, "certificate.install_command")),
+        c.activate_command
+            .as_ref()
+            .map(|a| (a, "certificate.activate_command")),
+        Some((&c.installed_pattern, "certificate.installed_pattern")),
     ];
+    let per_slot = per_slot.into_iter().flatten();
     match *c.slots.get_ref() {
         1 => {
             for (value, field) in per_slot {

@@ -15,12 +15,16 @@ use super::validate::compile;
 use crate::pki::{AllowedKey, CertPolicy};
 
 pub(crate) use check::check;
+pub use raw::{ClientApplication, ClockMethod};
 pub(crate) use raw::{RawCertificate, RawClock};
 
 /// The placeholder for a slot number in two-slot command templates.
 pub const SLOT: &str = "{slot}";
 /// The placeholder for the key type (in the device's words) in the genkey command.
 pub const KEY: &str = "{key}";
+/// Base64 characters per piece when `install_chunk_size` is not given (fits Zephyr's default 256-byte shell
+/// command buffer with room for the command).
+pub const DEFAULT_CHUNK_SIZE: usize = 96;
 
 /// What plain HTTP does after hardening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -35,17 +39,32 @@ pub enum PlainHttpAfter {
 /// How the clock is set (typed).
 #[derive(Debug, Clone)]
 pub struct ClockSpec {
-    /// Template with `{utc}` or `{unix}`.
-    pub set_command: String,
-    /// Prints Unix seconds.
-    pub read_command: String,
+    /// Commands, or the SMP datetime command.
+    pub setting: ClockSetting,
     /// Largest accepted skew after setting.
     pub max_skew_seconds: u32,
 }
 
+/// The way a device's clock is set and read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClockSetting {
+    /// Shell commands.
+    Commands {
+        /// Template with `{utc}` or `{unix}`.
+        set_command: String,
+        /// Prints Unix seconds.
+        read_command: String,
+    },
+    /// The SMP OS group's datetime command (driver "smp").
+    SmpDatetime,
+}
+
 impl ClockSpec {
-    /// The set command for the Unix time `unix`.
-    pub fn set_command_for(&self, unix: u64) -> String {
+    /// The set command for the Unix time `unix`; `None` when the clock is set over SMP.
+    pub fn set_command_for(&self, unix: u64) -> Option<String> {
+        let ClockSetting::Commands { set_command, .. } = &self.setting else {
+            return None;
+        };
         let utc = time::OffsetDateTime::from_unix_timestamp(unix as i64)
             .map(|t| {
                 format!(
@@ -59,10 +78,54 @@ impl ClockSpec {
                 )
             })
             .unwrap_or_default();
-        self.set_command
-            .replace("{utc}", &utc)
-            .replace("{unix}", &unix.to_string())
+        Some(
+            set_command
+                .replace("{utc}", &utc)
+                .replace("{unix}", &unix.to_string()),
+        )
     }
+}
+
+/// How a certificate (and a trust anchor) is sent to the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertInstall {
+    /// The PEM lines are typed after the install command, then a line `end` (a console heredoc).
+    Lines {
+        /// The line ending the PEM input.
+        end: String,
+    },
+    /// The DER bytes, base64, in pieces of `chunk_size` characters through `chunk_command` (`{chunk}`),
+    /// after `clear_command`; the install command then stores what was staged.
+    Chunks {
+        /// Empties the staging buffer first.
+        clear_command: Option<String>,
+        /// Template with `{chunk}`.
+        chunk_command: String,
+        /// Base64 characters per piece (a multiple of 4).
+        chunk_size: usize,
+    },
+}
+
+/// The placeholder for a piece of base64 in [`CertInstall::Chunks`].
+pub const CHUNK: &str = "{chunk}";
+
+/// How a TLS client's certificate is proven from outside (typed [`raw::RawClientCheck`]).
+#[derive(Debug, Clone)]
+pub struct ClientCheckSpec {
+    /// Installs the station CA as a trust anchor.
+    pub trust_anchor_command: String,
+    /// Its output on success.
+    pub trust_anchor_success: Regex,
+    /// Group `fingerprint` over the status output: the trust anchor installed.
+    pub trust_anchor_pattern: Regex,
+    /// The SMP setting with the device's endpoint ("host:port").
+    pub endpoint_setting: String,
+    /// Makes the device connect.
+    pub connect_command: String,
+    /// The connection succeeded.
+    pub connect_success: Regex,
+    /// What the device speaks inside TLS.
+    pub application: ClientApplication,
 }
 
 /// Plain HTTP after hardening (typed).
@@ -85,8 +148,8 @@ pub struct PlainHttpSpec {
 /// Per-device certificate handling of a model (typed).
 #[derive(Debug, Clone)]
 pub struct CertificateSpec {
-    /// Service id the certificate is for.
-    pub service: String,
+    /// Service id the certificate is served on (`None` for a TLS client).
+    pub service: Option<String>,
     /// Key/certificate slots on the device.
     pub slots: u8,
     /// Makes a key; `{key}` (when present) stands for the key type, see [`CertificateSpec::genkey`].
@@ -97,20 +160,20 @@ pub struct CertificateSpec {
     pub genkey_success: Regex,
     /// CSR command template.
     pub csr_command: String,
-    /// Reads a PEM chain until `install_end`.
+    /// Installs the certificate sent as [`CertificateSpec::install`] says.
     pub install_command: String,
-    /// The line ending the PEM input.
-    pub install_end: String,
-    /// Install succeeded; group `fingerprint`.
+    /// How the certificate is sent.
+    pub install: CertInstall,
+    /// Install succeeded; when it has a group `fingerprint`, that is the fingerprint read back.
     pub install_success: Regex,
-    /// Switches the service to the installed certificate.
-    pub activate_command: String,
-    /// Activation succeeded.
-    pub activate_success: Regex,
+    /// Switches the service to the installed certificate (`None`: the device uses it by itself).
+    pub activate_command: Option<String>,
+    /// Activation succeeded (with `activate_command`).
+    pub activate_success: Option<Regex>,
     /// Reports served and installed certificates.
     pub status_command: String,
-    /// Group `fingerprint`: served.
-    pub serving_pattern: Regex,
+    /// Group `fingerprint`: served (`None` for a TLS client: it presents what is installed).
+    pub serving_pattern: Option<Regex>,
     /// Group `fingerprint`: installed; `{slot}` stands for the slot number on two-slot models (see
     /// [`CertificateSpec::installed_regex`]).
     pub installed_pattern: String,
@@ -126,6 +189,8 @@ pub struct CertificateSpec {
     pub dns_name: Option<String>,
     /// Plain HTTP after hardening, if the model has a web admin on plain HTTP.
     pub plain_http: Option<PlainHttpSpec>,
+    /// TLS clients: how the certificate is proven from outside.
+    pub client_check: Option<ClientCheckSpec>,
 }
 
 /// Fills the CSR command template. Values are inserted as they are: the caller passes only values it
@@ -195,6 +260,14 @@ impl CertificateSpec {
         })
     }
 
+    /// Whether the install output itself says which certificate was installed (a `fingerprint` group).
+    pub fn install_reports_fingerprint(&self) -> bool {
+        self.install_success
+            .capture_names()
+            .flatten()
+            .any(|n| n == "fingerprint")
+    }
+
     /// The installed-certificate pattern for `slot`. It compiled for both slots at load; should it not,
     /// the result matches nothing, so nothing counts as installed (fail closed).
     pub fn installed_regex(&self, slot: u8) -> Regex {
@@ -207,9 +280,21 @@ impl CertificateSpec {
 pub(crate) fn build(
     raw: &RawProfile,
 ) -> Result<(Option<ClockSpec>, Option<CertificateSpec>), Issue> {
+    // Checked at load: method "command" (the default) has both commands.
     let clock = raw.clock.as_ref().map(|c| ClockSpec {
-        set_command: c.set_command.get_ref().clone(),
-        read_command: c.read_command.get_ref().clone(),
+        setting: match (
+            c.method.as_ref().map(|m| *m.get_ref()),
+            &c.set_command,
+            &c.read_command,
+        ) {
+            (Some(ClockMethod::SmpDatetime), _, _) | (_, None, _) | (_, _, None) => {
+                ClockSetting::SmpDatetime
+            }
+            (_, Some(set), Some(read)) => ClockSetting::Commands {
+                set_command: set.get_ref().clone(),
+                read_command: read.get_ref().clone(),
+            },
+        },
         max_skew_seconds: c.max_skew_seconds.as_ref().map_or(120, |v| *v.get_ref()),
     });
     let Some(c) = &raw.certificate else {
@@ -241,23 +326,59 @@ pub(crate) fn build(
             .and_then(|d| AllowedKey::from_name(d.get_ref()))
             .or_else(|| policy.allowed_keys.first().copied());
     }
+    let install = match (&c.install_end, &c.install_chunk_command) {
+        (Some(end), _) => CertInstall::Lines {
+            end: end.get_ref().clone(),
+        },
+        (None, chunk) => CertInstall::Chunks {
+            clear_command: c.install_clear_command.as_ref().map(|v| v.get_ref().clone()),
+            chunk_command: chunk.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
+            chunk_size: c
+                .install_chunk_size
+                .as_ref()
+                .map_or(DEFAULT_CHUNK_SIZE, |v| *v.get_ref()),
+        },
+    };
+    let optional = |p: &Option<toml::Spanned<String>>, field: &str, group: Option<&str>| {
+        p.as_ref().map(|p| compile(p, field, group)).transpose()
+    };
+    let client_check = match &c.client_check {
+        Some(k) => Some(ClientCheckSpec {
+            trust_anchor_command: k.trust_anchor_command.get_ref().clone(),
+            trust_anchor_success: compile(
+                &k.trust_anchor_success,
+                "certificate.client_check.trust_anchor_success",
+                None,
+            )?,
+            trust_anchor_pattern: compile(
+                &k.trust_anchor_pattern,
+                "certificate.client_check.trust_anchor_pattern",
+                Some("fingerprint"),
+            )?,
+            endpoint_setting: k.endpoint_setting.get_ref().clone(),
+            connect_command: k.connect_command.get_ref().clone(),
+            connect_success: compile(
+                &k.connect_success,
+                "certificate.client_check.connect_success",
+                None,
+            )?,
+            application: k.application,
+        }),
+        None => None,
+    };
     let spec = CertificateSpec {
-        service: c.service.get_ref().clone(),
+        service: c.service.as_ref().map(|s| s.get_ref().clone()),
         slots: *c.slots.get_ref(),
         genkey_command: c.genkey_command.get_ref().clone(),
         genkey_success: compile(&c.genkey_success, "certificate.genkey_success", None)?,
         csr_command: c.csr_command.get_ref().clone(),
         install_command: c.install_command.get_ref().clone(),
-        install_end: c.install_end.get_ref().clone(),
-        install_success: compile(
-            &c.install_success,
-            "certificate.install_success",
-            Some("fingerprint"),
-        )?,
-        activate_command: c.activate_command.get_ref().clone(),
-        activate_success: compile(&c.activate_success, "certificate.activate_success", None)?,
+        install,
+        install_success: compile(&c.install_success, "certificate.install_success", None)?,
+        activate_command: c.activate_command.as_ref().map(|v| v.get_ref().clone()),
+        activate_success: optional(&c.activate_success, "certificate.activate_success", None)?,
         status_command: c.status_command.get_ref().clone(),
-        serving_pattern: compile(
+        serving_pattern: optional(
             &c.serving_pattern,
             "certificate.serving_pattern",
             Some("fingerprint"),
@@ -276,6 +397,7 @@ pub(crate) fn build(
         policy,
         dns_name: c.policy.dns_name.as_ref().map(|d| d.get_ref().clone()),
         plain_http,
+        client_check,
     };
     Ok((clock, Some(spec)))
 }

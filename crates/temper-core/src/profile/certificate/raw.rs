@@ -14,15 +14,31 @@ use super::PlainHttpAfter;
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Clock")]
 pub(crate) struct RawClock {
-    /// Command that sets the clock; `{utc}` stands for "YYYY-MM-DD hh:mm:ss" (UTC), `{unix}` for Unix seconds.
-    #[schemars(with = "String")]
-    pub set_command: Spanned<String>,
-    /// Command that prints the device's clock as Unix seconds (read back to prove the set worked).
-    #[schemars(with = "String")]
-    pub read_command: Spanned<String>,
+    /// "command" (default: set_command and read_command) or "smp-datetime" (driver "smp": the OS group's
+    /// datetime command, read back the same way).
+    #[schemars(with = "Option<ClockMethod>")]
+    pub method: Option<Spanned<ClockMethod>>,
+    /// Method "command": the command that sets the clock; `{utc}` stands for "YYYY-MM-DD hh:mm:ss" (UTC),
+    /// `{unix}` for Unix seconds.
+    #[schemars(with = "Option<String>")]
+    pub set_command: Option<Spanned<String>>,
+    /// Method "command": the command that prints the device's clock as Unix seconds (read back to prove the
+    /// set worked).
+    #[schemars(with = "Option<String>")]
+    pub read_command: Option<Spanned<String>>,
     /// Largest difference between station and device clock accepted after setting, in seconds (default 120).
     #[schemars(with = "Option<u32>")]
     pub max_skew_seconds: Option<Spanned<u32>>,
+}
+
+/// How the device's clock is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockMethod {
+    /// Shell commands (`set_command`, `read_command`).
+    Command,
+    /// The SMP OS group's datetime command (UTC), read back with the same command.
+    SmpDatetime,
 }
 
 /// Per-device certificates: on-device key generation, CSR, install and switch, and the station's policy.
@@ -30,9 +46,10 @@ pub(crate) struct RawClock {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Certificate")]
 pub(crate) struct RawCertificate {
-    /// Id of the service (in [[services]]) that serves or uses the certificate, e.g. "https".
-    #[schemars(with = "String")]
-    pub service: Spanned<String>,
+    /// Id of the service (in [[services]]) that serves the certificate, e.g. "https". Required unless
+    /// tls_role = "client" (a client serves nothing; `[certificate.client_check]` proves it instead).
+    #[schemars(with = "Option<String>")]
+    pub service: Option<Spanned<String>>,
     /// The device's TLS role: "server", "client" or "both" (sets the extended key usage).
     pub tls_role: RawTlsRole,
     /// Key/certificate slots on the device: 1 or 2. With 2, a renewal makes the new key and installs the new
@@ -62,27 +79,42 @@ pub(crate) struct RawCertificate {
     /// in. `{challenge}` is required (a fresh random challenge, so a pre-made CSR is refused).
     #[schemars(with = "String")]
     pub csr_command: Spanned<String>,
-    /// Command that reads a PEM chain (leaf first) from the console until a line `install_end`.
+    /// Command that installs the certificate. With `install_end` it reads a PEM chain (leaf first) typed after
+    /// it until a line `install_end`; with `install_chunk_command` it stores the DER certificate staged by
+    /// the chunk commands.
     #[schemars(with = "String")]
     pub install_command: Spanned<String>,
-    /// The line that ends the PEM input.
-    #[schemars(with = "String")]
-    pub install_end: Spanned<String>,
-    /// Regex the install output must match, with a named group `fingerprint` (SHA-256 hex of the leaf read back).
+    /// The line that ends the PEM input (give this or `install_chunk_command`).
+    #[schemars(with = "Option<String>")]
+    pub install_end: Option<Spanned<String>>,
+    /// Instead of typed PEM lines: a command run once per piece of the base64 DER certificate, `{chunk}`
+    /// standing for the piece (e.g. Zephyr's TLS credentials shell, "cred buf {chunk}").
+    #[schemars(with = "Option<String>")]
+    pub install_chunk_command: Option<Spanned<String>>,
+    /// With `install_chunk_command`: base64 characters per piece, a multiple of 4 (default 96).
+    #[schemars(with = "Option<usize>")]
+    pub install_chunk_size: Option<Spanned<usize>>,
+    /// With `install_chunk_command`: a command run first that empties the staging buffer.
+    #[schemars(with = "Option<String>")]
+    pub install_clear_command: Option<Spanned<String>>,
+    /// Regex the install output must match. A named group `fingerprint` (SHA-256 of the leaf, hex or base64)
+    /// is read back; without it, the fingerprint is read back from `status_command` (`installed_pattern`).
     #[schemars(with = "String")]
     pub install_success: Spanned<String>,
-    /// Command that makes the TLS service use the installed certificate (e.g. restarts it).
-    #[schemars(with = "String")]
-    pub activate_command: Spanned<String>,
-    /// Regex the activate output must match.
-    #[schemars(with = "String")]
-    pub activate_success: Spanned<String>,
+    /// Command that makes the TLS service use the installed certificate (e.g. restarts it). Leave it out when
+    /// the device uses a newly installed certificate by itself (a TLS client at its next connection).
+    #[schemars(with = "Option<String>")]
+    pub activate_command: Option<Spanned<String>>,
+    /// Regex the activate output must match (with `activate_command`).
+    #[schemars(with = "Option<String>")]
+    pub activate_success: Option<Spanned<String>>,
     /// Command reporting which certificate is served and which is installed.
     #[schemars(with = "String")]
     pub status_command: Spanned<String>,
-    /// Regex over the status output with a named group `fingerprint` (hex, or "none"): served now.
-    #[schemars(with = "String")]
-    pub serving_pattern: Spanned<String>,
+    /// Regex over the status output with a named group `fingerprint` (hex, or "none"): served now. Required
+    /// unless tls_role = "client".
+    #[schemars(with = "Option<String>")]
+    pub serving_pattern: Option<Spanned<String>>,
     /// Regex over the status output with a named group `fingerprint` (hex, or "none"): installed (in slot
     /// `{slot}` when the model has two).
     #[schemars(with = "String")]
@@ -100,6 +132,51 @@ pub(crate) struct RawCertificate {
     pub policy: RawCertPolicy,
     /// Optional: once the certificate serves, the web admin moves off plain HTTP.
     pub plain_http: Option<RawPlainHttp>,
+    /// TLS clients (required with tls_role = "client"): how Temper proves from outside that the device
+    /// presents its new certificate with its own key.
+    pub client_check: Option<RawClientCheck>,
+}
+
+/// How Temper proves a TLS client's certificate: it installs the station CA as a trust anchor, points the
+/// device's endpoint setting at a client-authenticating TLS endpoint it runs itself, makes the device connect,
+/// checks the chain and key presented, then restores the site's setting and reads it back.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ClientCheck")]
+pub(crate) struct RawClientCheck {
+    /// Command that installs the station CA certificate as a trust anchor, sent the same way as the
+    /// device certificate (typed PEM or DER chunks).
+    #[schemars(with = "String")]
+    pub trust_anchor_command: Spanned<String>,
+    /// Regex the trust-anchor install output must match.
+    #[schemars(with = "String")]
+    pub trust_anchor_success: Spanned<String>,
+    /// Regex over the `status_command` output with a named group `fingerprint` (SHA-256, hex or base64):
+    /// the trust anchor installed.
+    #[schemars(with = "String")]
+    pub trust_anchor_pattern: Spanned<String>,
+    /// The SMP setting holding where the device connects, as "host:port" (driver "smp").
+    #[schemars(with = "String")]
+    pub endpoint_setting: Spanned<String>,
+    /// Command that makes the device connect now.
+    #[schemars(with = "String")]
+    pub connect_command: Spanned<String>,
+    /// Regex the connect output matches when the connection succeeded.
+    #[schemars(with = "String")]
+    pub connect_success: Spanned<String>,
+    /// What the device speaks inside TLS, so Temper's endpoint can answer it: "mqtt" (CONNECT is answered
+    /// with CONNACK) or "none" (the endpoint closes after the handshake).
+    pub application: ClientApplication,
+}
+
+/// The application protocol a TLS client speaks to its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientApplication {
+    /// MQTT 3.1.1: the endpoint reads CONNECT and answers CONNACK (accepted).
+    Mqtt,
+    /// Nothing: the endpoint closes after the handshake.
+    None,
 }
 
 /// The device's TLS role.

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 mod stores;
 
+pub(crate) use stores::setting_name;
 use stores::{
     check_accounts, check_credential, check_service, ensure_credential_services_exist,
     reject_duplicate_ids, reject_duplicate_ports,
@@ -15,7 +16,8 @@ use stores::{
 
 use super::error::{Issue, ProfileErrorKind as Kind};
 use super::policy::check_password_policy;
-use super::raw::RawProfile;
+use super::model::Driver;
+use super::raw::{RawConsole, RawProfile, RawSmp};
 
 /// The only version of the file format.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -27,19 +29,22 @@ const MAX_TIMEOUT_MS: u64 = 600_000;
 pub(crate) fn validate(raw: &RawProfile) -> Result<(), Issue> {
     check_header(raw)?;
     check_recognition(raw)?;
-    check_console(raw)?;
+    check_driver_section(raw)?;
     check_address(raw)?;
     check_password_policy(&raw.password_policy)?;
     reject_duplicate_ids(raw)?;
+    let driver = *raw.profile.driver.get_ref();
     for (i, service) in raw.services.iter().enumerate() {
-        check_service(service.get_ref(), &format!("services[{i}]"))?;
+        check_service(service.get_ref(), &format!("services[{i}]"), driver)?;
     }
     reject_duplicate_ports(raw)?;
     for (i, credential) in raw.credentials.iter().enumerate() {
-        check_credential(credential.get_ref(), &format!("credentials[{i}]"))?;
+        check_credential(credential.get_ref(), &format!("credentials[{i}]"), driver)?;
     }
     ensure_credential_services_exist(raw)?;
-    check_accounts(&raw.accounts)?;
+    if let Some(accounts) = &raw.accounts {
+        check_accounts(accounts)?;
+    }
     check_extra_udp_ports(raw)?;
     check_trial_concurrency(raw)?;
     super::certificate::check(raw)
@@ -150,7 +155,9 @@ fn check_recognition(raw: &RawProfile) -> Result<(), Issue> {
     for (i, usb) in r.usb_ids.iter().enumerate() {
         parse_usb_id(usb, &format!("recognition.usb_ids[{i}]"))?;
     }
-    compile(&r.banner, "recognition.banner", None)?;
+    if let Some(banner) = &r.banner {
+        compile(banner, "recognition.banner", None)?;
+    }
     command(&r.identity_command, "recognition.identity_command")?;
     compile(&r.model_pattern, "recognition.model_pattern", Some("model"))?;
     compile(
@@ -187,17 +194,77 @@ pub(crate) fn parse_usb_id(value: &Spanned<String>, field: &str) -> Result<(u16,
     })
 }
 
-fn check_console(raw: &RawProfile) -> Result<(), Issue> {
-    let c = &raw.console;
-    if *c.baud.get_ref() == 0 {
+/// The driver's own section is there (`[console]` or `[smp]`), and the other one is not.
+fn check_driver_section(raw: &RawProfile) -> Result<(), Issue> {
+    let driver = &raw.profile.driver;
+    let section = |name: &str, other: &str| {
+        Issue::at(
+            Kind::MissingField,
+            driver,
+            name,
+            format!("driver = {other:?} needs a [{name}] section"),
+            format!("add [{name}], or set the driver the device speaks"),
+        )
+    };
+    match (driver.get_ref(), &raw.console, &raw.smp) {
+        (Driver::Console, Some(console), None) => check_console(console),
+        (Driver::Smp, None, Some(smp)) => check_smp(smp),
+        (Driver::Console, None, _) => Err(section("console", "console")),
+        (Driver::Smp, _, None) => Err(section("smp", "smp")),
+        (Driver::Console, Some(_), Some(_)) => Err(wrong_section(driver, "smp")),
+        (Driver::Smp, Some(_), Some(_)) => Err(wrong_section(driver, "console")),
+    }
+}
+
+/// `[section]` belongs to the other driver.
+fn wrong_section(driver: &Spanned<Driver>, section: &str) -> Issue {
+    Issue::at(
+        Kind::BadReference,
+        driver,
+        section,
+        format!("[{section}] is for driver = {section:?}"),
+        format!("remove [{section}], or set driver = {section:?}"),
+    )
+}
+
+fn check_smp(s: &RawSmp) -> Result<(), Issue> {
+    baud(&s.baud, "smp.baud")?;
+    for (value, field) in [
+        (&s.timeout_ms, "smp.timeout_ms"),
+        (&s.command_timeout_ms, "smp.command_timeout_ms"),
+    ] {
+        if let Some(value) = value {
+            timeout(value, field)?;
+        }
+    }
+    Ok(())
+}
+
+fn baud(value: &Spanned<u32>, field: &str) -> Result<(), Issue> {
+    if *value.get_ref() == 0 {
         return Err(Issue::at(
             Kind::InvalidValue,
-            &c.baud,
-            "console.baud",
+            value,
+            field,
             "must be > 0",
             "set the serial speed, e.g. 115200",
         ));
     }
+    Ok(())
+}
+
+fn timeout(value: &Spanned<u64>, field: &str) -> Result<(), Issue> {
+    let ms = *value.get_ref();
+    if ms == 0 || ms > MAX_TIMEOUT_MS {
+        let message = format!("{ms} ms is out of range");
+        let help = format!("give milliseconds between 1 and {MAX_TIMEOUT_MS}");
+        return Err(Issue::at(Kind::InvalidValue, value, field, message, help));
+    }
+    Ok(())
+}
+
+fn check_console(c: &RawConsole) -> Result<(), Issue> {
+    baud(&c.baud, "console.baud")?;
     let ending = c.line_ending.get_ref();
     if ending.is_empty() || !ending.chars().all(|ch| ch == '\r' || ch == '\n') {
         let help = "write \"\\r\", \"\\n\" or \"\\r\\n\" (double quotes, so the escape is read)";
@@ -219,12 +286,7 @@ fn check_console(raw: &RawProfile) -> Result<(), Issue> {
         (&c.login_timeout_ms, "console.login_timeout_ms"),
         (&c.command_timeout_ms, "console.command_timeout_ms"),
     ] {
-        let ms = *value.get_ref();
-        if ms == 0 || ms > MAX_TIMEOUT_MS {
-            let message = format!("{ms} ms is out of range");
-            let help = format!("give milliseconds between 1 and {MAX_TIMEOUT_MS}");
-            return Err(Issue::at(Kind::InvalidValue, value, field, message, help));
-        }
+        timeout(value, field)?;
     }
     Ok(())
 }

@@ -6,8 +6,10 @@ use toml::Spanned;
 
 use super::{command, compile, id, text};
 use crate::profile::error::{Issue, ProfileErrorKind as Kind};
-use crate::profile::model::{CredentialKind, NEW_PASSWORD, USER};
-use crate::profile::raw::{RawAccounts, RawConfirm, RawCredential, RawProfile, RawService};
+use crate::profile::model::{CredentialKind, Driver, NEW_PASSWORD, USER};
+use crate::profile::raw::{
+    RawAccounts, RawConfirm, RawCredential, RawProfile, RawService, RawSettingValue,
+};
 
 pub(super) fn reject_duplicate_ids(raw: &RawProfile) -> Result<(), Issue> {
     let credential_ids = raw.credentials.iter().map(|c| &c.get_ref().id);
@@ -63,7 +65,7 @@ pub(super) fn reject_duplicate_ports(raw: &RawProfile) -> Result<(), Issue> {
     Ok(())
 }
 
-pub(super) fn check_service(s: &RawService, at: &str) -> Result<(), Issue> {
+pub(super) fn check_service(s: &RawService, at: &str, driver: Driver) -> Result<(), Issue> {
     id(&s.id, &format!("{at}.id"))?;
     text(&s.description, &format!("{at}.description"))?;
     if *s.port.get_ref() == 0 {
@@ -74,6 +76,9 @@ pub(super) fn check_service(s: &RawService, at: &str) -> Result<(), Issue> {
             "must be > 0",
             "give the port number",
         ));
+    }
+    if let Some(setting) = &s.close_setting {
+        return check_close_setting(s, setting, at, driver);
     }
     let closers = [
         ("stop_command", &s.stop_command),
@@ -98,12 +103,85 @@ pub(super) fn check_service(s: &RawService, at: &str) -> Result<(), Issue> {
     }
 }
 
+/// A service closed through an SMP setting: driver "smp", no closing commands beside it, a valid name and a
+/// value.
+fn check_close_setting(
+    s: &RawService,
+    setting: &Spanned<RawSettingValue>,
+    at: &str,
+    driver: Driver,
+) -> Result<(), Issue> {
+    let field = format!("{at}.close_setting");
+    if driver != Driver::Smp {
+        return Err(Issue::at(
+            Kind::BadReference,
+            setting,
+            field,
+            "close_setting needs driver = \"smp\" (settings are written with the SMP settings group)",
+            "close the service with stop_command, disable_command, status_command and disabled_pattern",
+        ));
+    }
+    let commands = [
+        &s.stop_command,
+        &s.disable_command,
+        &s.status_command,
+        &s.disabled_pattern,
+    ];
+    if let Some(value) = commands.into_iter().flatten().next() {
+        return Err(Issue::at(
+            Kind::InvalidValue,
+            value,
+            field,
+            "give either close_setting or the closing commands, not both",
+            "remove the commands: the setting is written, committed and read back",
+        ));
+    }
+    setting_name(
+        &Spanned::new(setting.span(), setting.get_ref().name.clone()),
+        &format!("{at}.close_setting.name"),
+    )?;
+    if setting.get_ref().value.is_empty() {
+        return Err(Issue::at(
+            Kind::InvalidValue,
+            setting,
+            format!("{at}.close_setting.value"),
+            "must not be empty",
+            "write the value that turns the service off, e.g. \"0\"",
+        ));
+    }
+    Ok(())
+}
+
+/// An SMP setting name: path segments of letters, digits, '_', '-' and '.', joined by '/', at most 64 bytes
+/// (Zephyr's SETTINGS_MAX_NAME_LEN is 8 * SETTINGS_MAX_DIR_DEPTH).
+pub(crate) fn setting_name(name: &Spanned<String>, field: &str) -> Result<(), Issue> {
+    let text = name.get_ref();
+    let segment_ok = |seg: &str| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    };
+    if text.len() > 64 || !text.split('/').all(segment_ok) {
+        return Err(Issue::at(
+            Kind::InvalidValue,
+            name,
+            field,
+            format!("{text:?} is not a setting name"),
+            "write the name as the firmware registers it, e.g. \"app/admin_pw\"",
+        ));
+    }
+    Ok(())
+}
+
 fn missing_closer(s: &RawService, at: &str, name: &str, hint: &str) -> Issue {
     let message = format!(
         "{:?} is not allowed, so Temper must close it, but {name} is missing",
         s.id.get_ref()
     );
-    let help = format!("add {name} = {hint} to this [[services]] entry, or set allowed = true");
+    let help = format!(
+        "add {name} = {hint} to this [[services]] entry (or, driver \"smp\", close_setting), or set allowed = true"
+    );
     Issue::at(
         Kind::MissingField,
         &s.allowed,
@@ -113,28 +191,114 @@ fn missing_closer(s: &RawService, at: &str, name: &str, hint: &str) -> Issue {
     )
 }
 
-pub(super) fn check_credential(c: &RawCredential, at: &str) -> Result<(), Issue> {
+pub(super) fn check_credential(c: &RawCredential, at: &str, driver: Driver) -> Result<(), Issue> {
     id(&c.id, &format!("{at}.id"))?;
     text(&c.description, &format!("{at}.description"))?;
     text(&c.username, &format!("{at}.username"))?;
-    command(&c.change_command, &format!("{at}.change_command"))?;
-    compile(&c.change_success, &format!("{at}.change_success"), None)?;
-    check_change_dialog(c, at)?;
-    check_new_password_quoting(c, at)?;
+    if *c.kind.get_ref() == CredentialKind::Setting {
+        check_setting_store(c, at, driver)?;
+        return check_confirm(c, at);
+    }
+    if let Some(setting) = &c.setting {
+        return Err(Issue::at(
+            Kind::BadReference,
+            setting,
+            format!("{at}.setting"),
+            "setting is only for kind = \"setting\" stores",
+            "remove it, or set kind = \"setting\" (and drop change_command and change_success)",
+        ));
+    }
+    if *c.kind.get_ref() == CredentialKind::ConsoleLogin && driver != Driver::Console {
+        return Err(Issue::at(
+            Kind::BadReference,
+            &c.kind,
+            format!("{at}.kind"),
+            "a console-login store needs driver = \"console\"",
+            "an SMP device has no console login: use kind = \"setting\" or \"command\"",
+        ));
+    }
+    let missing = |name: &str, what: &str| {
+        Issue::at(
+            Kind::MissingField,
+            &c.kind,
+            format!("{at}.{name}"),
+            format!("a {:?} store needs {name}", c.kind.get_ref()),
+            format!("add {name} ({what})"),
+        )
+    };
+    let change_command = c
+        .change_command
+        .as_ref()
+        .ok_or_else(|| missing("change_command", "the command that sets '{new}'"))?;
+    let change_success = c
+        .change_success
+        .as_ref()
+        .ok_or_else(|| missing("change_success", "a regex its output matches"))?;
+    command(change_command, &format!("{at}.change_command"))?;
+    compile(change_success, &format!("{at}.change_success"), None)?;
+    check_change_dialog(c, change_command, at)?;
+    check_new_password_quoting(change_command, at)?;
     check_confirm(c, at)
 }
 
-fn check_change_dialog(c: &RawCredential, at: &str) -> Result<(), Issue> {
+/// A kind "setting" store: driver "smp", a setting name, no commands, confirmed from outside.
+fn check_setting_store(c: &RawCredential, at: &str, driver: Driver) -> Result<(), Issue> {
+    if driver != Driver::Smp {
+        return Err(Issue::at(
+            Kind::BadReference,
+            &c.kind,
+            format!("{at}.kind"),
+            "a \"setting\" store needs driver = \"smp\" (it is written with the SMP settings group)",
+            "use kind = \"command\" with a change_command",
+        ));
+    }
+    let Some(setting) = &c.setting else {
+        return Err(Issue::at(
+            Kind::MissingField,
+            &c.kind,
+            format!("{at}.setting"),
+            "a \"setting\" store needs setting",
+            "add setting = \"<the setting's name>\", e.g. \"app/admin_pw\"",
+        ));
+    };
+    setting_name(setting, &format!("{at}.setting"))?;
+    let commands = [&c.change_command, &c.change_success];
+    if let Some(value) = commands.into_iter().flatten().next() {
+        return Err(Issue::at(
+            Kind::BadReference,
+            value,
+            format!("{at}.change_command"),
+            "a \"setting\" store is written through the SMP settings group, not a command",
+            "remove change_command and change_success",
+        ));
+    }
+    if let Some(dialog) = &c.change_dialog {
+        return Err(Issue::at(
+            Kind::BadReference,
+            dialog,
+            format!("{at}.change_dialog"),
+            "change_dialog is only for kind = \"console-login\" stores",
+            "remove it",
+        ));
+    }
+    Ok(())
+}
+
+fn check_change_dialog(
+    c: &RawCredential,
+    change_command: &Spanned<String>,
+    at: &str,
+) -> Result<(), Issue> {
     let kind = *c.kind.get_ref();
     let Some(dialog) = &c.change_dialog else {
-        if !c.change_command.get_ref().contains(NEW_PASSWORD) {
+        if !change_command.get_ref().contains(NEW_PASSWORD) {
             let message =
                 "the new password never reaches the device: no {new} and no change_dialog";
             let help =
                 "write '{new}' in change_command, or (console-login stores) add a change_dialog";
             return Err(Issue::at(
                 Kind::InvalidValue,
-                &c.change_command,
+                change_command,
                 format!("{at}.change_command"),
                 message,
                 help,
@@ -185,13 +349,13 @@ fn check_change_dialog(c: &RawCredential, at: &str) -> Result<(), Issue> {
 
 /// A shell command carries the new password safely only inside single quotes: the alphabet holds no quote,
 /// but may hold `$`, `;` or `&`.
-fn check_new_password_quoting(c: &RawCredential, at: &str) -> Result<(), Issue> {
-    if !placeholders_single_quoted(c.change_command.get_ref()) {
+fn check_new_password_quoting(change_command: &Spanned<String>, at: &str) -> Result<(), Issue> {
+    if !placeholders_single_quoted(change_command.get_ref()) {
         let message = "{new} must be inside single quotes, e.g. '{new}'";
         let help = "the password alphabet may hold shell metacharacters; quote it: '{new}'";
         return Err(Issue::at(
             Kind::InvalidValue,
-            &c.change_command,
+            change_command,
             format!("{at}.change_command"),
             message,
             help,

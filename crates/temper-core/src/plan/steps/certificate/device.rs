@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use base64::Engine as _;
+
 use super::{is_base64, last_line, stage};
 use crate::checks::tls_handshake;
 use crate::event::CertStage;
@@ -11,10 +13,10 @@ use crate::pki::ServerName;
 use crate::plan::context::Run;
 use crate::plan::steps::station::{self, DeviceCerts};
 use crate::plan::PlanError;
-use crate::profile::CertificateSpec;
+use crate::profile::{CertInstall, CertificateSpec, CHUNK};
 
-/// Sends the chain (leaf, then the CA when it is an imported intermediate) and checks the fingerprint the
-/// device reads back.
+/// Sends the chain (leaf, then the CA when it is an imported intermediate; a device taking DER chunks gets the
+/// leaf only) and checks the fingerprint the device reads back.
 pub(super) async fn install(
     run: &mut Run<'_, '_>,
     spec: &CertificateSpec,
@@ -26,24 +28,29 @@ pub(super) async fn install(
     if ca.imported {
         chain.push_str(&ca.cert_pem);
     }
-    let mut lines: Vec<&str> = chain.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines.push(&spec.install_end);
     let command = CertificateSpec::for_slot(&spec.install_command, slot);
-    let out = run.session.run_with_input(&command, &lines).await?;
-    let Some(read_back) = spec
-        .install_success
-        .captures(&out)
-        .and_then(|c| c.name("fingerprint"))
-        .map(|m| m.as_str().to_ascii_lowercase())
-    else {
-        let refusal = out
+    let out = send_certificate(run, &spec.install, &command, &chain).await?;
+    let refusal = || {
+        let line = out
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty() && !l.starts_with("-----") && !is_base64(l))
             .unwrap_or("");
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "the device did not install the certificate: {refusal:?}"
-        )));
+        PlanError::DeviceMisbehaved(format!("the device did not install the certificate: {line:?}"))
+    };
+    let Some(captures) = spec.install_success.captures(&out) else {
+        return Err(refusal());
+    };
+    let read_back = match captures.name("fingerprint") {
+        Some(m) => station::normalise_fingerprint(m.as_str()).ok_or_else(refusal)?,
+        // The install output does not say which certificate it took: the status does.
+        None => station::device_status(run, spec)
+            .await?
+            .installed
+            .get(usize::from(slot) - 1)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "nothing".into()),
     };
     if read_back != cert.fingerprint {
         return Err(PlanError::DeviceMisbehaved(format!(
@@ -53,6 +60,49 @@ pub(super) async fn install(
     }
     stage(run, CertStage::Installed, Some(&cert.fingerprint));
     Ok(())
+}
+
+/// Sends a PEM chain to the device with `command`, the way the profile says: typed PEM lines ended by the
+/// end line, or the leaf's DER in base64 pieces through the chunk command before `command`. Returns the
+/// output of `command`.
+pub(super) async fn send_certificate(
+    run: &mut Run<'_, '_>,
+    install: &CertInstall,
+    command: &str,
+    chain_pem: &str,
+) -> Result<String, PlanError> {
+    match install {
+        CertInstall::Lines { end } => {
+            let mut lines: Vec<&str> = chain_pem.lines().filter(|l| !l.trim().is_empty()).collect();
+            lines.push(end);
+            run.session.run_with_input(command, &lines).await
+        }
+        CertInstall::Chunks {
+            clear_command,
+            chunk_command,
+            chunk_size,
+        } => {
+            let der = leaf_der(chain_pem)?;
+            if let Some(clear) = clear_command {
+                run.session.run(clear).await?;
+            }
+            let text = base64::engine::general_purpose::STANDARD.encode(der);
+            for piece in text.as_bytes().chunks(*chunk_size) {
+                let piece = std::str::from_utf8(piece).expect("base64 is ASCII");
+                run.session
+                    .run(&chunk_command.replace(CHUNK, piece))
+                    .await?;
+            }
+            run.session.run(command).await
+        }
+    }
+}
+
+/// The DER of the first certificate of a PEM chain.
+fn leaf_der(chain_pem: &str) -> Result<Vec<u8>, PlanError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(chain_pem.as_bytes())
+        .map_err(|e| PlanError::Pki(format!("certificate is not PEM: {e}")))?;
+    Ok(pem.contents)
 }
 
 /// Switches to `slot`, proves it from outside and marks it active; then deletes the slot no longer used.
@@ -102,14 +152,20 @@ async fn switch(
     slot: u8,
     fingerprint: &str,
 ) -> Result<(), PlanError> {
-    let command = CertificateSpec::for_slot(&spec.activate_command, slot);
-    let out = run.session.run(&command).await?;
-    if !spec.activate_success.is_match(&out) {
-        return Err(PlanError::DeviceMisbehaved(format!(
-            "`{command}` failed: {:?}",
-            last_line(&out)
-        )));
-    }
+    let command = match (&spec.activate_command, &spec.activate_success) {
+        (Some(template), Some(success)) => {
+            let command = CertificateSpec::for_slot(template, slot);
+            let out = run.session.run(&command).await?;
+            if !success.is_match(&out) {
+                return Err(PlanError::DeviceMisbehaved(format!(
+                    "`{command}` failed: {:?}",
+                    last_line(&out)
+                )));
+            }
+            command
+        }
+        _ => "installing it".to_string(),
+    };
     let status = station::device_status(run, spec).await?;
     if status.serving.as_deref() != Some(fingerprint) {
         return Err(PlanError::DeviceMisbehaved(format!(
@@ -172,21 +228,26 @@ pub(super) async fn delete_unused(
     Ok(())
 }
 
-/// Proves from outside that the device serves `cert` with the key it certifies, chained to the station CA
-/// and valid for its address; then marks it active and the earlier active one superseded.
+/// Proves from outside that the device presents `cert` with the key it certifies, chained to the station CA
+/// (a server: served on its TLS service, valid for its address; a client: presented to Temper's own
+/// endpoint); then marks it active and the earlier active one superseded.
 pub(super) async fn confirm(
     run: &mut Run<'_, '_>,
     spec: &CertificateSpec,
     ca: &StationCaRecord,
     cert: &DeviceCertRecord,
 ) -> Result<(), PlanError> {
+    if let Some(check) = &spec.client_check {
+        let proof = super::client::prove(run, spec, check, ca, cert).await?;
+        return activate(run, cert, &format!("the device {}", proof.summary()));
+    }
     let port = run
         .profile
-        .service(&spec.service)
+        .tls_service()
         .map(|s| s.port)
         .ok_or_else(|| PlanError::ProfileIncomplete {
             profile: run.profile.id.clone(),
-            message: format!("no service {}", spec.service),
+            message: "the certificate section names no service it is served on".into(),
         })?;
     let spki = station::cert_spki(&cert.cert_pem)?;
     let addr = SocketAddr::new(run.address, port);
@@ -205,6 +266,20 @@ pub(super) async fn confirm(
             report.leaf_fingerprint_sha256, cert.fingerprint
         )));
     }
+    let proof = format!(
+        "{addr} serves it over {} ({})",
+        report.protocol, report.cipher_suite
+    );
+    activate(run, cert, &proof)
+}
+
+/// Marks `cert` active (proven from outside: `proof` says how) and every other active or pending one
+/// superseded.
+fn activate(
+    run: &mut Run<'_, '_>,
+    cert: &DeviceCertRecord,
+    proof: &str,
+) -> Result<(), PlanError> {
     let certs = DeviceCerts::load(run)?;
     for old in certs.all.iter().filter(|c| {
         c.fingerprint != cert.fingerprint
@@ -213,14 +288,7 @@ pub(super) async fn confirm(
         station::set_cert_state(run, old, CertState::Superseded)?;
     }
     station::set_cert_state(run, cert, CertState::Active)?;
-    run.progress(
-        format!(
-            "{addr} serves it over {} ({})",
-            report.protocol, report.cipher_suite
-        ),
-        None,
-        None,
-    );
+    run.progress(proof.to_string(), None, None);
     stage(run, CertStage::Active, Some(&cert.fingerprint));
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::plan::context::Run;
 use crate::plan::PlanError;
 use crate::profile::{render_csr_command, CertificateSpec};
 
+mod client;
 mod device;
 
 use super::station::{self, DeviceCerts};
@@ -68,7 +69,7 @@ pub(crate) async fn run(run: &mut Run<'_, '_>, purpose: Purpose) -> Result<StepO
         run.progress(
             format!(
                 "this model has one certificate slot: {} is down for a moment while it switches to the new certificate",
-                spec.service
+                spec.service.as_deref().unwrap_or("its TLS service")
             ),
             None,
             None,
