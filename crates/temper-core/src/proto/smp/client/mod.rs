@@ -103,6 +103,16 @@ pub struct SmpClient<L: Link> {
     buf: Vec<u8>,
 }
 
+impl<L: Link> std::fmt::Debug for SmpClient<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmpClient")
+            .field("link", &self.link.describe())
+            .field("version", &self.version)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<L: Link> SmpClient<L> {
     /// A client speaking SMP v2 first, with [`DEFAULT_TIMEOUT`] and [`DEFAULT_ERASE_TIMEOUT`].
     pub fn new(link: L) -> Self {
@@ -127,6 +137,11 @@ impl<L: Link> SmpClient<L> {
     pub fn with_erase_timeout(mut self, timeout: Duration) -> Self {
         self.erase_timeout = timeout;
         self
+    }
+
+    /// The default reply timeout and the first upload chunk's timeout.
+    pub fn timeouts(&self) -> (Duration, Duration) {
+        (self.timeout, self.erase_timeout)
     }
 
     /// The SMP version requests are sent in: v2 until the device answered rc 13.
