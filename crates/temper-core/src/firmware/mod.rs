@@ -105,8 +105,9 @@ impl Serialize for FirmwareEvent {
 pub struct UploadReport {
     /// Image length in bytes.
     pub len: u64,
-    /// The device's offset after the first session's first reply (above 0: it resumed an earlier upload).
-    pub first_off: u64,
+    /// Where the device resumed an earlier upload in the first session (a killed run left it in RAM), if it
+    /// did.
+    pub resumed_at: Option<u64>,
     /// Image bytes sent in the session that finished, resent ones included (earlier sessions not counted).
     pub sent: u64,
     /// Reconnections.
@@ -188,7 +189,7 @@ where
     let started = Instant::now();
     let mut report = UploadReport {
         len: image.len() as u64,
-        first_off: 0,
+        resumed_at: None,
         sent: 0,
         reconnects: 0,
         restarts: 0,
@@ -223,7 +224,7 @@ where
         let reason = match result {
             Ok(summary) => {
                 if report.reconnects == 0 {
-                    report.first_off = summary.first_off;
+                    report.resumed_at = summary.resumed_at;
                 }
                 report.sent = summary.sent;
                 report.matched = summary.matched;

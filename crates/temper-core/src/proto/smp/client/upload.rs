@@ -23,9 +23,8 @@ use crate::transport::Link;
 pub struct UploadSummary {
     /// Image length in bytes.
     pub len: u64,
-    /// The device's offset after its first reply: above the first chunk's end when it resumed an earlier
-    /// upload of the same image.
-    pub first_off: u64,
+    /// Where the device resumed an earlier upload of the same image (it held that many bytes), if it did.
+    pub resumed_at: Option<u64>,
     /// Image bytes sent, resent ones included.
     pub sent: u64,
     /// Times the device reported it had lost the upload (it reset) and took it again from 0.
@@ -80,7 +79,8 @@ impl<L: Link> SmpClient<L> {
         });
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         let mut retries = 0;
-        let mut first_off = None;
+        let mut first_reply = true;
+        let mut resumed_at = None;
         let mut restarts = 0;
 
         let matched = loop {
@@ -144,9 +144,10 @@ impl<L: Link> SmpClient<L> {
             }
 
             // 5. Report: resumed (the first reply is past the first chunk), restarted (back to 0), progress.
-            if first_off.is_none() {
-                first_off = Some(reply.off);
+            if first_reply {
+                first_reply = false;
                 if answered.chunk.off == 0 && reply.off > answered.chunk.end() {
+                    resumed_at = Some(reply.off);
                     on_event(&UploadEvent::Resumed { off: reply.off });
                 }
             } else if reply.off == 0 && before > 0 {
@@ -173,7 +174,7 @@ impl<L: Link> SmpClient<L> {
             sent: plan.planned_bytes(),
             matched,
         });
-        self.finish(in_flight, plan, first_off, restarts, matched)
+        self.finish(in_flight, plan, resumed_at, restarts, matched)
             .await
     }
 
@@ -182,7 +183,7 @@ impl<L: Link> SmpClient<L> {
         &mut self,
         in_flight: VecDeque<InFlight>,
         plan: UploadPlan,
-        first_off: Option<u64>,
+        resumed_at: Option<u64>,
         restarts: u32,
         matched: Option<bool>,
     ) -> Result<UploadSummary, SmpClientError> {
@@ -196,7 +197,7 @@ impl<L: Link> SmpClient<L> {
         }
         Ok(UploadSummary {
             len: plan.len(),
-            first_off: first_off.unwrap_or(0),
+            resumed_at,
             sent: plan.planned_bytes(),
             restarts,
             matched,
