@@ -64,6 +64,9 @@ enum Command {
     /// Check provisioning profiles, or print their JSON Schema.
     #[command(subcommand)]
     Profile(cmd::profile::Cmd),
+    /// MCUboot images on a Zephyr (MCUmgr) device: upload with resume, slot state.
+    #[command(subcommand)]
+    Image(cmd::image::Cmd),
     /// Write the installer's handover report (one HTML file; never a password).
     Handover(cmd::handover::Cmd),
     /// Write a device's credential label (SVG with a QR code; reveals the password, audited).
@@ -147,6 +150,7 @@ fn main() -> ExitCode {
             Command::Ca(cmd) => cmd.run(&globals),
             Command::Cert(cmd) => cmd.run(&globals).await,
             Command::Profile(cmd) => cmd.run(&globals),
+            Command::Image(cmd) => cmd.run(&globals).await,
             Command::Handover(cmd) => cmd.run(&globals),
             Command::Label(cmd) => cmd.run(&globals),
             Command::Demo(cmd) => cmd.run(&globals).await,

@@ -5,6 +5,7 @@
 //! - [`proto`]: protocol drivers as sans-I/O state machines (the console login shell now).
 //! - [`profile`]: declarative per-model data, validated when it loads.
 //! - [`discovery`]: which devices are plugged in (sysfs USB-serial, simulators) and which profile each matches.
+//! - [`firmware`]: image uploads that survive the device resetting or re-plugging (reopened by the caller).
 //! - [`checks`]: what Temper proves from outside the device (port scans, protocol probes, credential trials).
 //! - [`plan`]: the hardening steps, each idempotent and resumable, reporting through [`event::Event`].
 //! - [`inventory`]: the encrypted record of every device and its credentials.
@@ -18,6 +19,7 @@ pub mod checks;
 pub mod discovery;
 pub mod error;
 pub mod event;
+pub mod firmware;
 pub mod handover;
 pub mod inventory;
 pub mod label;

@@ -7,6 +7,7 @@ pub mod commission;
 pub mod demo;
 pub mod devices;
 pub mod handover;
+pub mod image;
 pub mod inventory;
 pub mod keyops;
 pub mod label;

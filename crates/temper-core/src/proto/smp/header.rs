@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+use super::codes::{group_name, group_rc_name};
+
 /// Length of the SMP header in bytes.
 pub const HEADER_LEN: usize = 8;
 
@@ -105,8 +107,9 @@ pub enum SmpError {
         /// Zephyr's name for the code.
         name: &'static str,
     },
-    /// SMP v2 group error `{"err": {"group": G, "rc": N}}`.
-    #[error("device returned group {group} rc {rc}")]
+    /// SMP v2 group error `{"err": {"group": G, "rc": N}}`, shown with the group's and the code's names
+    /// ("device returned settings error 3 (KEY_NOT_FOUND)"); see [`SmpError::group_rc_name`].
+    #[error("device returned {} error {rc} ({})", group_name(*group), group_rc_name(*group, *rc))]
     GroupRc {
         /// Management group that failed.
         group: u64,
@@ -116,6 +119,24 @@ pub enum SmpError {
     /// rc 13 (UNSUPPORTED_TOO_NEW): the device does not speak SMP v2; retry in v1.
     #[error("device does not support SMP v2 (rc 13): retry with SMP v1")]
     TooNew,
+}
+
+impl SmpError {
+    /// For a group error, the group's name and Zephyr's name for its code (`("settings", "KEY_NOT_FOUND")`).
+    pub fn group_rc_name(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            SmpError::GroupRc { group, rc } => {
+                Some((group_name(*group), group_rc_name(*group, *rc)))
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the device does not support the command (rc 8, ENOTSUP): the firmware lacks that group or
+    /// command.
+    pub fn is_not_supported(&self) -> bool {
+        matches!(self, SmpError::DeviceRc { rc: 8, .. })
+    }
 }
 
 /// Zephyr's name for an MGMT_ERR (SMP-level `rc`) code.

@@ -52,6 +52,66 @@ pub enum UploadError {
     HashMismatch,
 }
 
+/// What an upload reports as it goes, through the caller's callback (the CLI turns these into a progress
+/// bar or JSON lines; `event` in JSON is the variant's name, kebab-case with an `upload-` prefix).
+///
+/// Order: one [`Started`](Self::Started) (after the device's buffers are read); then, as replies come,
+/// [`Progress`](Self::Progress) after each reply, with [`Resumed`](Self::Resumed) before the first progress
+/// when the device already held part of this image and [`Restarted`](Self::Restarted) whenever the device
+/// reports it lost the upload; last, [`Finished`](Self::Finished), only when the device holds the whole
+/// image. An upload that fails ends without `Finished`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all_fields = "kebab-case")]
+pub enum UploadEvent {
+    /// The upload is planned from the device's buffers.
+    #[serde(rename = "upload-started")]
+    Started {
+        /// Image length in bytes.
+        len: u64,
+        /// SHA-256 of the image file, lowercase hex (sent with the first chunk: the device resumes by it).
+        sha256: String,
+        /// The device's SMP buffer size.
+        buf_size: u32,
+        /// The device's SMP buffer count.
+        buf_count: u32,
+        /// Image bytes per request after the first.
+        chunk: usize,
+        /// Requests kept in flight.
+        window: usize,
+    },
+    /// The device already held the first `off` bytes of this image (an interrupted upload, same SHA-256):
+    /// sending continues from there.
+    #[serde(rename = "upload-resumed")]
+    Resumed {
+        /// Where the device resumes.
+        off: u64,
+    },
+    /// The device lost the upload in progress (it reset) and takes it again from offset 0.
+    #[serde(rename = "upload-restarted")]
+    Restarted {
+        /// The offset the device had reached before.
+        from: u64,
+    },
+    /// The device holds `off` of `len` bytes.
+    #[serde(rename = "upload-progress")]
+    Progress {
+        /// Bytes the device holds.
+        off: u64,
+        /// Image length.
+        len: u64,
+    },
+    /// The device holds the whole image.
+    #[serde(rename = "upload-finished")]
+    Finished {
+        /// Image length.
+        len: u64,
+        /// Image bytes sent in this run, resent ones included.
+        sent: u64,
+        /// The device's check of the image against its SHA-256, when it made one.
+        matched: Option<bool>,
+    },
+}
+
 /// Identifies one planned chunk for [`UploadPlan::on_response`]; increasing in send order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChunkId(u64);
@@ -232,6 +292,11 @@ impl UploadPlan {
         if self.done || self.in_flight.len() >= self.window || self.cursor >= self.len {
             return None;
         }
+        // The first chunk goes alone: its reply says whether the device resumes an earlier upload (chunks sent
+        // behind it would then be refused and wasted), and Zephyr may erase the slot before answering it.
+        if self.in_flight.iter().any(|c| c.off == 0) {
+            return None;
+        }
         let max = if self.cursor == 0 {
             self.first_max
         } else {
@@ -330,253 +395,5 @@ fn max_data(max_packet: usize, make: impl Fn(Vec<u8>) -> ImageUpload) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(buf_size: u32, buf_count: u32) -> McumgrParamsResponse {
-        McumgrParamsResponse {
-            buf_size,
-            buf_count,
-        }
-    }
-
-    fn plan(len: u64, buf_size: u32, buf_count: u32) -> UploadPlan {
-        UploadPlan::new(
-            len,
-            params(buf_size, buf_count),
-            Some(0),
-            Some(vec![0xab; 32]),
-        )
-        .unwrap()
-    }
-
-    /// Sends and acks every chunk in order; returns the chunks sent.
-    fn run_to_end(p: &mut UploadPlan) -> Vec<Chunk> {
-        let mut sent = Vec::new();
-        while !p.is_done() {
-            while let Some(c) = p.next_chunk() {
-                assert!(p.in_flight() <= p.window());
-                sent.push(c);
-            }
-            let c = *p.in_flight.front().unwrap();
-            p.on_response(c.id, c.end()).unwrap();
-        }
-        sent
-    }
-
-    #[test]
-    fn smp_upload_chunks_fit_the_buffer() {
-        for buf_size in [384u32, 2048] {
-            for len in [1u64, 31, 32, 1000, 70_000, 5_000_000] {
-                let mut p = plan(len, buf_size, 4);
-                let image = vec![0x5a; len as usize];
-                let sent = run_to_end(&mut p);
-                let mut covered = 0;
-                for c in &sent {
-                    assert_eq!(c.off, covered, "contiguous");
-                    covered = c.end();
-                    let packet = encode_request(&p.request(c, &image), SmpVersion::V2, 0xff);
-                    assert!(
-                        packet.len() + SERIAL_FRAME_OVERHEAD <= buf_size as usize,
-                        "buf {buf_size} len {len}: packet {} at off {}",
-                        packet.len(),
-                        c.off
-                    );
-                }
-                assert_eq!(covered, len);
-                assert_eq!(p.planned_bytes(), len, "nothing resent");
-            }
-            // The budget is used, not just respected: the largest middle chunk fills the buffer to the byte
-            // or within the byte string's prefix growth.
-            let p = plan(5_000_000, buf_size, 4);
-            let (_, next) = p.chunk_limits();
-            let full = encode_request(
-                &ImageUpload::next(4_999_999, vec![0; next]),
-                SmpVersion::V2,
-                0,
-            );
-            assert!(full.len() + SERIAL_FRAME_OVERHEAD >= buf_size as usize - 2);
-        }
-    }
-
-    #[test]
-    fn smp_upload_window_never_exceeds_buf_count() {
-        for buf_count in [1u32, 2, 4, 8] {
-            let mut p = plan(100_000, 384, buf_count);
-            assert!(p.window() <= buf_count as usize && p.window() >= 1);
-            let mut n = 0;
-            while p.next_chunk().is_some() {
-                n += 1;
-            }
-            assert_eq!(n, p.window());
-            let p = p.with_window(100);
-            assert_eq!(p.window(), buf_count as usize);
-            assert_eq!(plan(10, 384, buf_count).with_window(0).window(), 1);
-        }
-    }
-
-    #[test]
-    fn smp_upload_resumes_from_a_device_offset() {
-        let len = 100_000;
-        let mut p = plan(len, 384, 4);
-        let first: Vec<_> = std::iter::from_fn(|| p.next_chunk()).collect();
-        assert_eq!(first.len(), 3);
-        // The device already holds 40_000 bytes of this image (sha matched): it answers the first chunk so,
-        // then refuses the two chunks after it.
-        assert_eq!(
-            p.on_response(first[0].id, 40_000),
-            Ok(Ack::Replanned { off: 40_000 })
-        );
-        let c = p.next_chunk().unwrap();
-        assert_eq!(c.off, 40_000, "sending resumes at the device's offset");
-        assert!(
-            p.next_chunk().is_none(),
-            "the refused chunks still hold buffers"
-        );
-        assert_eq!(
-            p.on_response(first[1].id, 40_000),
-            Ok(Ack::Rejected { off: 40_000 })
-        );
-        assert_eq!(
-            p.on_response(first[2].id, 40_000),
-            Ok(Ack::Rejected { off: 40_000 })
-        );
-        assert_eq!(
-            p.on_response(c.id, c.end()),
-            Ok(Ack::Advanced { off: c.end() })
-        );
-        let rest = run_to_end(&mut p);
-        assert_eq!(rest.last().unwrap().end(), len);
-        assert!(
-            p.planned_bytes() < len,
-            "resuming skips what the device has"
-        );
-    }
-
-    #[test]
-    fn smp_upload_keeps_in_flight_chunks_that_still_land() {
-        let mut p = plan(100_000, 384, 4);
-        let c: Vec<_> = std::iter::from_fn(|| p.next_chunk()).collect();
-        // The device says it is at the start of chunk 2 (it held chunk 1 from an earlier attempt): chunk 1 is
-        // refused, chunk 2 lands, and nothing needs resending.
-        assert_eq!(
-            p.on_response(c[0].id, c[2].off),
-            Ok(Ack::Rejected { off: c[2].off })
-        );
-        let planned = p.planned_bytes();
-        let next = p.next_chunk().unwrap();
-        assert_eq!(next.off, c[2].end());
-        assert_eq!(p.planned_bytes(), planned + next.len as u64);
-    }
-
-    #[test]
-    fn smp_upload_restarts_from_zero() {
-        let len = 50_000;
-        let mut p = plan(len, 2048, 3);
-        for _ in 0..5 {
-            while p.next_chunk().is_some() {}
-            let c = *p.in_flight.front().unwrap();
-            p.on_response(c.id, c.end()).unwrap();
-        }
-        // The device rebooted and lost the upload: it answers the next chunk with 0.
-        while p.next_chunk().is_some() {}
-        let before = p.planned_bytes();
-        let c = *p.in_flight.front().unwrap();
-        assert_eq!(p.on_response(c.id, 0), Ok(Ack::Replanned { off: 0 }));
-        let again = p.next_chunk().unwrap();
-        assert_eq!(
-            (again.off, again.len),
-            (0, p.chunk_limits().0),
-            "a first chunk again"
-        );
-        let image = vec![1; len as usize];
-        assert_eq!(
-            p.request(&again, &image).len,
-            Some(len),
-            "it carries len again"
-        );
-        // The chunk still in flight from before is refused.
-        let old = *p.in_flight.front().unwrap();
-        assert_ne!(old.id, again.id);
-        assert_eq!(p.on_response(old.id, 0), Ok(Ack::Rejected { off: 0 }));
-        run_to_end(&mut p);
-        assert!(p.planned_bytes() > before);
-    }
-
-    #[test]
-    fn smp_upload_one_resume_costs_under_ten_percent() {
-        let len = 200_000u64;
-        let mut p = plan(len, 384, 4);
-        let mut replans = 0;
-        while !p.is_done() {
-            while p.next_chunk().is_some() {}
-            let c = *p.in_flight.front().unwrap();
-            // Once, halfway: the chunk is lost and the device answers the next one with its offset.
-            let off = if replans == 0 && c.off >= len / 2 {
-                replans += 1;
-                p.in_flight.pop_front();
-                let next = *p.in_flight.front().unwrap();
-                assert_eq!(
-                    p.on_response(next.id, c.off),
-                    Ok(Ack::Replanned { off: c.off })
-                );
-                continue;
-            } else {
-                c.end()
-            };
-            p.on_response(c.id, off).unwrap();
-        }
-        assert_eq!(replans, 1);
-        assert!(p.planned_bytes() > len);
-        assert!((p.planned_bytes() as f64) < 1.1 * len as f64);
-    }
-
-    #[test]
-    fn smp_upload_lost_reply_replans_from_last_ack() {
-        let mut p = plan(10_000, 384, 4);
-        let c: Vec<_> = std::iter::from_fn(|| p.next_chunk()).collect();
-        p.on_response(c[0].id, c[0].end()).unwrap();
-        // The replies to c[1] and c[2] never come.
-        p.on_timeout();
-        assert_eq!(p.in_flight(), 0);
-        let again = p.next_chunk().unwrap();
-        assert_eq!(again.off, c[1].off);
-        assert_eq!(p.on_response(c[2].id, 0), Ok(Ack::Stale));
-        // The device had written c[1] after all: its answer to the resend says so.
-        assert_eq!(
-            p.on_response(again.id, c[2].off),
-            Ok(Ack::Advanced { off: c[2].off })
-        );
-    }
-
-    #[test]
-    fn smp_upload_errors() {
-        assert_eq!(
-            UploadPlan::new(0, params(384, 4), None, None).unwrap_err(),
-            UploadError::EmptyImage
-        );
-        assert!(matches!(
-            UploadPlan::new(1000, params(64, 4), None, Some(vec![0; 32])),
-            Err(UploadError::BufferTooSmall { buf_size: 64, .. })
-        ));
-        let mut p = plan(1000, 384, 2);
-        let c = p.next_chunk().unwrap();
-        assert_eq!(
-            p.on_response(c.id, 1001),
-            Err(UploadError::OffsetBeyondImage {
-                off: 1001,
-                len: 1000
-            })
-        );
-    }
-
-    #[test]
-    fn smp_upload_done_on_a_full_offset() {
-        let mut p = plan(1000, 384, 4);
-        let c = p.next_chunk().unwrap();
-        // The device holds the whole image already.
-        assert_eq!(p.on_response(c.id, 1000), Ok(Ack::Done));
-        assert!(p.is_done());
-        assert!(p.next_chunk().is_none());
-    }
-}
+#[path = "upload_tests.rs"]
+mod tests;

@@ -3,18 +3,56 @@
 //! reply's header against the request and turns the device's error bodies into [`SmpError`]s. Sans-I/O:
 //! bytes in, bytes out.
 //!
+//! One file per management group: [`os`], [`image`], [`settings`], [`shell`], [`enumeration`]. Every type is
+//! re-exported here. Requests and replies are `Serialize + Deserialize` both ways, so a device simulator
+//! decodes requests and encodes replies with the same types. Key names and types follow Zephyr's server
+//! (`subsys/mgmt/mcumgr/grp/*`) and the Python `smp` package's models.
+//!
 //! Decoding is lenient about keys it does not know (a newer Zephyr may add some), strict about the types
-//! of the keys it reads.
+//! of the keys it reads, and refuses CBOR nested deeper than [`MAX_CBOR_DEPTH`] (no SMP reply comes close),
+//! so a hostile reply cannot exhaust the stack.
+
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::header::{mgmt_err_name, Header, Op, SmpError, SmpVersion, HEADER_LEN, RC_TOO_NEW};
 
+pub mod enumeration;
+pub mod image;
+pub mod os;
+pub mod settings;
+pub mod shell;
+
+pub use enumeration::*;
+pub use image::*;
+pub use os::*;
+pub use settings::*;
+pub use shell::*;
+
 /// OS management group.
 pub const GROUP_OS: u16 = 0;
 /// Image management group.
 pub const GROUP_IMAGE: u16 = 1;
+/// Statistics management group.
+pub const GROUP_STAT: u16 = 2;
+/// Settings management group (Zephyr's `settings_mgmt`; "config" in older MCUmgr).
+pub const GROUP_SETTINGS: u16 = 3;
+/// Log management group.
+pub const GROUP_LOG: u16 = 4;
+/// File system management group.
+pub const GROUP_FS: u16 = 8;
+/// Shell management group.
+pub const GROUP_SHELL: u16 = 9;
+/// Enumeration management group.
+pub const GROUP_ENUM: u16 = 10;
+/// Zephyr basic management group.
+pub const GROUP_ZEPHYR_BASIC: u16 = 63;
+
+/// Deepest CBOR nesting a reply may have. The deepest SMP reply (image state: map, array, map, value) has 4
+/// levels; ciborium's own default (256) can exhaust a small stack on hostile input.
+pub const MAX_CBOR_DEPTH: usize = 16;
 
 /// One SMP command: where it goes, how its request is encoded and how its reply is read.
 pub trait Request: Serialize {
@@ -35,6 +73,12 @@ pub trait Request: Serialize {
     /// Reads a successful reply's CBOR payload (errors are mapped by [`decode_response`] first).
     fn parse(payload: &[u8]) -> Result<Self::Response, SmpError> {
         from_cbor(payload)
+    }
+
+    /// How long this command may take on the device before its reply is given up: `None` for the client's
+    /// default (a few seconds). Commands that erase flash or run arbitrary shell commands say more.
+    fn timeout(&self) -> Option<Duration> {
+        None
     }
 }
 
@@ -58,6 +102,14 @@ pub fn encode_request<R: Request>(req: &R, version: SmpVersion, seq: u8) -> Vec<
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(&payload);
     out
+}
+
+/// Whether `header` is a reply to request `R` sent with sequence number `seq` (op, group, id and seq agree).
+pub fn answers<R: Request>(header: &Header, seq: u8) -> bool {
+    header.seq == seq
+        && header.op == R::OP.response()
+        && header.group == R::GROUP
+        && header.id == R::ID
 }
 
 /// Reads one reply packet to request `R` sent with sequence number `expected_seq`.
@@ -119,17 +171,19 @@ fn check_error_body(payload: &[u8]) -> Result<(), SmpError> {
     }
 }
 
-fn to_cbor<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+/// The CBOR encoding of `value` (for payloads built outside a [`Request`], e.g. a simulator's replies).
+pub fn to_cbor<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
     // Writing into a Vec has no I/O error, and these types hold nothing CBOR cannot express.
     ciborium::into_writer(value, &mut out).expect("CBOR encoding into a Vec");
     out
 }
 
-/// Decodes exactly one CBOR item filling all of `payload`.
-fn from_cbor<T: DeserializeOwned>(payload: &[u8]) -> Result<T, SmpError> {
+/// Decodes exactly one CBOR item filling all of `payload`, nested at most [`MAX_CBOR_DEPTH`] deep.
+pub fn from_cbor<T: DeserializeOwned>(payload: &[u8]) -> Result<T, SmpError> {
     let mut rest = payload;
-    let value = ciborium::from_reader(&mut rest).map_err(|e| SmpError::Cbor(e.to_string()))?;
+    let value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_CBOR_DEPTH)
+        .map_err(|e| SmpError::Cbor(e.to_string()))?;
     if !rest.is_empty() {
         return Err(SmpError::Cbor(format!(
             "{} bytes after the CBOR item",
@@ -139,8 +193,12 @@ fn from_cbor<T: DeserializeOwned>(payload: &[u8]) -> Result<T, SmpError> {
     Ok(value)
 }
 
+/// A reply with no data (`{}`); keys a device adds anyway are ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmptyResponse {}
+
 /// serde helpers for CBOR byte strings (`bstr`, major type 2), not arrays of integers.
-mod bstr {
+pub(crate) mod bstr {
     use serde::de::{Error, Visitor};
     use serde::{Deserializer, Serializer};
 
@@ -180,179 +238,66 @@ mod bstr {
             super::deserialize(d).map(Some)
         }
     }
-}
 
-// ---- OS group ----
+    /// For secret values held in `Zeroizing<Vec<u8>>` (wiped when dropped).
+    pub mod secret {
+        use serde::{Deserializer, Serializer};
+        use zeroize::Zeroizing;
 
-/// OS echo (group 0, id 0, write): `{"d": text}` → `{"r": text}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Echo {
-    /// Text to echo.
-    #[serde(rename = "d")]
-    pub text: String,
-}
-
-/// Reply to [`Echo`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EchoResponse {
-    /// The echoed text.
-    #[serde(rename = "r")]
-    pub text: String,
-}
-
-impl Request for Echo {
-    const GROUP: u16 = GROUP_OS;
-    const ID: u8 = 0;
-    const OP: Op = Op::Write;
-    type Response = EchoResponse;
-}
-
-/// OS MCUmgr parameters (group 0, id 6, read): `{}` → `{"buf_size", "buf_count"}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct McumgrParams {}
-
-/// Reply to [`McumgrParams`]: the device's SMP receive buffers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct McumgrParamsResponse {
-    /// Size of one buffer (`CONFIG_MCUMGR_TRANSPORT_NETBUF_SIZE`): the largest request the device takes.
-    pub buf_size: u32,
-    /// Number of buffers (`CONFIG_MCUMGR_TRANSPORT_NETBUF_COUNT`).
-    pub buf_count: u32,
-}
-
-impl Request for McumgrParams {
-    const GROUP: u16 = GROUP_OS;
-    const ID: u8 = 6;
-    const OP: Op = Op::Read;
-    type Response = McumgrParamsResponse;
-}
-
-// ---- Image group ----
-
-/// Image state read (group 1, id 0, read): `{}` → `{"images": [...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageStateRead {}
-
-/// Reply to [`ImageStateRead`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageState {
-    /// Slots holding a valid image (empty slots are left out by the device).
-    pub images: Vec<ImageSlot>,
-    /// `splitStatus` (absent under `CONFIG_MCUMGR_GRP_IMG_FRUGAL_LIST`).
-    #[serde(
-        rename = "splitStatus",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub split_status: Option<i64>,
-}
-
-/// One entry of [`ImageState::images`]. The flags default to false: under FRUGAL_LIST only true ones are sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageSlot {
-    /// Image number, sent only when the device has more than one updatable image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<u32>,
-    /// Slot, 0 (primary) or 1 (secondary).
-    pub slot: u32,
-    /// "major.minor.revision[.build]".
-    pub version: String,
-    /// SHA-256 TLV of the image trailer (not the SHA-256 of the file).
-    #[serde(with = "bstr")]
-    pub hash: Vec<u8>,
-    /// The image is marked bootable.
-    #[serde(default)]
-    pub bootable: bool,
-    /// The image will be tried (or made permanent) at the next boot.
-    #[serde(default)]
-    pub pending: bool,
-    /// The image is confirmed.
-    #[serde(default)]
-    pub confirmed: bool,
-    /// The image is running.
-    #[serde(default)]
-    pub active: bool,
-    /// The pending state is permanent (no revert).
-    #[serde(default)]
-    pub permanent: bool,
-}
-
-impl Request for ImageStateRead {
-    const GROUP: u16 = GROUP_IMAGE;
-    const ID: u8 = 0;
-    const OP: Op = Op::Read;
-    type Response = ImageState;
-}
-
-/// One image upload chunk (group 1, id 1, write). The first chunk (off 0) carries `len` and usually `image`
-/// and `sha`; later ones only `off` and `data`. Reply: [`ImageUploadResponse`].
-///
-/// Resuming: an off-0 chunk whose `sha` matches the upload in progress writes nothing and is answered with
-/// the device's current offset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageUpload {
-    /// Image number (device default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<u32>,
-    /// Total image size in bytes; required on the first chunk.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub len: Option<u64>,
-    /// Offset of `data` in the image.
-    pub off: u64,
-    /// SHA-256 of the whole file (≤ 32 bytes), used by the device to recognise a resumed upload.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "bstr::opt")]
-    pub sha: Option<Vec<u8>>,
-    /// Refuse an image whose version is not newer than the running one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upgrade: Option<bool>,
-    /// The chunk (the first one must be ≥ 32 bytes: it holds the MCUboot header).
-    #[serde(with = "bstr")]
-    pub data: Vec<u8>,
-}
-
-impl ImageUpload {
-    /// The first chunk: offset 0, with the total length and the optional image number and file SHA-256.
-    pub fn first(image: Option<u32>, len: u64, sha: Option<Vec<u8>>, data: Vec<u8>) -> Self {
-        ImageUpload {
-            image,
-            len: Some(len),
-            off: 0,
-            sha,
-            upgrade: None,
-            data,
+        pub fn serialize<S: Serializer>(
+            bytes: &Zeroizing<Vec<u8>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(bytes)
         }
-    }
 
-    /// A later chunk at `off` (the offset the device asked for in its last reply).
-    pub fn next(off: u64, data: Vec<u8>) -> Self {
-        ImageUpload {
-            image: None,
-            len: None,
-            off,
-            sha: None,
-            upgrade: None,
-            data,
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Zeroizing<Vec<u8>>, D::Error> {
+            super::deserialize(d).map(Zeroizing::new)
         }
     }
 }
 
-/// Reply to [`ImageUpload`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageUploadResponse {
-    /// The next offset the device expects (after a wrong offset: the one it still expects).
-    pub off: u64,
-    /// On the last chunk with `CONFIG_IMG_ENABLE_IMAGE_CHECK`: whether the image matched `sha`.
-    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
-    pub matched: Option<bool>,
-}
+/// serde helper for a flag Zephyr decodes as a CBOR bool but the Python `smp` package sends as 0/1:
+/// written as a bool, read from either.
+pub(crate) mod flag {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
 
-impl Request for ImageUpload {
-    const GROUP: u16 = GROUP_IMAGE;
-    const ID: u8 = 1;
-    const OP: Op = Op::Write;
-    type Response = ImageUploadResponse;
+    pub fn serialize<S: Serializer>(value: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(b) => s.serialize_bool(*b),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        struct Flag;
+        impl Visitor<'_> for Flag {
+            type Value = Option<bool>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a bool or 0/1")
+            }
+            fn visit_bool<E: Error>(self, v: bool) -> Result<Option<bool>, E> {
+                Ok(Some(v))
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Option<bool>, E> {
+                match v {
+                    0 => Ok(Some(false)),
+                    1 => Ok(Some(true)),
+                    _ => Err(E::custom("a flag must be 0 or 1")),
+                }
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Option<bool>, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("a flag must be 0 or 1"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+        }
+        d.deserialize_any(Flag)
+    }
 }
 
 #[cfg(test)]
-#[path = "messages_tests.rs"]
 mod tests;
