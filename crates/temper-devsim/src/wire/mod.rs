@@ -1,8 +1,39 @@
-//! Protocol pieces the simulated devices' network services share: the HTTP/RTSP request head reader
-//! ([`read_request`]), HTTP Digest authentication ([`digest`]) and telnet option handling ([`telnet`]).
+//! Protocol pieces the simulated devices' network services share: a TCP accept loop ([`accept_loop`]), the
+//! HTTP/RTSP request head reader ([`read_request`]), HTTP Digest authentication ([`digest`]) and telnet option handling ([`telnet`]).
 
 pub mod digest;
 pub mod telnet;
+
+use std::future::Future;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// Accepts connections on `listener` for ever, each served by `handler(ctx.clone(), stream)` in a task this
+/// loop owns: aborting the task that runs the loop drops the listener and closes every connection at once.
+pub async fn accept_loop<T, F, Fut>(ctx: T, listener: TcpListener, handler: F)
+where
+    T: Clone,
+    F: Fn(T, TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            res = listener.accept() => match res {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(handler(ctx.clone(), stream));
+                }
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
 
 /// A parsed HTTP-like request (HTTP/1.1 and RTSP/1.0 share the syntax).
 #[derive(Debug, Clone)]

@@ -8,14 +8,14 @@ pub mod rtsp;
 pub mod ssdp;
 pub mod telnet;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
 
 use super::{Device, Service};
+use crate::wire::accept_loop;
 pub use crate::wire::{read_request, Request};
 use crate::SimError;
 
@@ -58,27 +58,4 @@ pub fn spawn(dev: Arc<Device>, svc: Service) -> Result<JoinHandle<()>, SimError>
         Service::Rtsp => tokio::spawn(accept_loop(dev, listener, rtsp::handle)),
         Service::Ssdp => unreachable!("handled above"),
     })
-}
-
-async fn accept_loop<F, Fut>(dev: Arc<Device>, listener: TcpListener, handler: F)
-where
-    F: Fn(Arc<Device>, TcpStream) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            res = listener.accept() => match res {
-                Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(handler(dev.clone(), stream));
-                }
-                Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
 }
