@@ -12,6 +12,7 @@
 //! [`SimOptions::hostile`] makes a device misbehave on purpose (a CSR signed by a foreign key, a
 //! certificate install that lies, a clock that does not set, ...): see [`ipcam::hostile`].
 
+pub mod devkey;
 pub mod eventlog;
 pub mod ipcam;
 pub mod pty;
@@ -19,6 +20,7 @@ pub mod state;
 pub mod timing;
 pub mod transcript;
 pub mod usb;
+pub mod wire;
 pub mod zephyr;
 
 use std::net::Ipv4Addr;

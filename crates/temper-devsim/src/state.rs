@@ -254,7 +254,17 @@ impl StateStore {
 /// Writes `value` as pretty JSON to `dir/state.json` by atomic replace (temp file, fsync, rename, fsync of the
 /// directory): after it returns, a power cut leaves either the old or the new state. Every model's state uses it.
 pub fn save_json_atomically(dir: &Path, value: &impl Serialize) -> Result<(), SimError> {
-    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    save_named_json_atomically(dir, STATE_FILE, value)
+}
+
+/// Like [`save_json_atomically`] for another file of the state directory (`name`, e.g. `settings.json`),
+/// for a model that keeps some of its state in files of its own.
+pub fn save_named_json_atomically(
+    dir: &Path,
+    name: &str,
+    value: &impl Serialize,
+) -> Result<(), SimError> {
+    let tmp = dir.join(format!("{name}.tmp"));
     let io = |e| SimError::io(tmp.display().to_string(), e);
     let mut json = serde_json::to_vec_pretty(value).expect("state serialises");
     json.push(b'\n');
@@ -268,7 +278,7 @@ pub fn save_json_atomically(dir: &Path, value: &impl Serialize) -> Result<(), Si
         f.write_all(&json).map_err(io)?;
         f.sync_all().map_err(io)?;
     }
-    let path = dir.join(STATE_FILE);
+    let path = dir.join(name);
     fs::rename(&tmp, &path).map_err(|e| SimError::io(path.display().to_string(), e))?;
     File::open(dir)
         .and_then(|d| d.sync_all())

@@ -320,7 +320,7 @@ async fn temper_smp_client_uploads_to_the_simulator() {
     use temper_core::transport::serial::SerialLink;
 
     let dir = tempfile::tempdir().unwrap();
-    let sim = spawn(dir.path(), "127.77.0.3", &["--smp-buffers", "384x4"]);
+    let sim = spawn(dir.path(), "127.77.0.5", &["--smp-buffers", "384x4"]);
     let link = SerialLink::open(&sim.info.port, 115_200).expect("open the simulator's port");
     let mut client = SmpClient::new(link);
     let params = client.params().await.expect("MCUmgr parameters");

@@ -1,5 +1,5 @@
-//! Encodings `certtool` reads and writes: the challengePassword attribute of a CSR, and PEM
-//! certificate chains (`certtool install`).
+//! Encodings `certtool` reads and writes: PEM certificate chains (`certtool install`); the
+//! challengePassword attribute of a CSR is shared with the other models in [`crate::devkey`].
 
 use std::io::Cursor;
 
@@ -11,26 +11,6 @@ pub const MAX_CHAIN: usize = 8;
 
 /// Why an input is refused: (event reason, console line).
 pub type Refusal = (&'static str, String);
-
-/// DER length octets.
-fn der_len(n: usize) -> Vec<u8> {
-    match n {
-        0..=0x7f => vec![n as u8],
-        0x80..=0xff => vec![0x81, n as u8],
-        _ => vec![0x82, (n >> 8) as u8, n as u8],
-    }
-}
-
-/// `SET { UTF8String challenge }`: the values of a challengePassword attribute.
-pub fn challenge_values(challenge: &str) -> Vec<u8> {
-    let mut utf8 = vec![0x0c];
-    utf8.extend(der_len(challenge.len()));
-    utf8.extend_from_slice(challenge.as_bytes());
-    let mut set = vec![0x31];
-    set.extend(der_len(utf8.len()));
-    set.extend(utf8);
-    set
-}
 
 /// The DER certificates of a PEM chain, each checked to parse as X.509.
 pub fn parse_chain(text: &str) -> Result<Vec<Vec<u8>>, Refusal> {
@@ -108,15 +88,6 @@ pub fn leaf_spki(der: &[u8]) -> Vec<u8> {
 mod tests {
     use super::super::tls;
     use super::*;
-
-    #[test]
-    fn challenge_attribute_encoding() {
-        assert_eq!(challenge_values("ab"), vec![0x31, 4, 0x0c, 2, b'a', b'b']);
-        let long = "x".repeat(200);
-        let v = challenge_values(&long);
-        assert_eq!(&v[..6], &[0x31, 0x81, 203, 0x0c, 0x81, 200]);
-        assert_eq!(v.len(), 206);
-    }
 
     #[test]
     fn chain_parsing_refuses_garbage_and_long_chains() {

@@ -18,25 +18,24 @@ use std::net::IpAddr;
 use serde_json::json;
 
 pub use super::certfmt::MAX_CHAIN;
-use super::certfmt::{challenge_values, leaf_spki, parse_chain, to_pem, Refusal};
+use super::certfmt::{leaf_spki, parse_chain, to_pem, Refusal};
 use super::clock::{iso, CLOCK_SANE_UNIX};
 use super::console::{Mode, Session};
 use super::hostile::{self, CsrRequest, HostileMode};
 use super::slots;
 use super::tls;
+use crate::devkey::{csr_pem, CsrSubject};
 use crate::state::{sha256_hex, InstalledChain};
 use crate::timing;
 
 /// Largest PEM input `certtool install` takes (longer input is refused at `EOF`).
 pub const MAX_INSTALL_BYTES: usize = 64 * 1024;
-/// Longest challenge (PKCS#9 ub-challenge-password).
-pub const MAX_CHALLENGE: usize = 255;
+pub use crate::devkey::MAX_CHALLENGE;
 
 pub(super) const USAGE: &str = "usage: certtool genkey [--type ec-p256|ec-p384|ed25519] | certtool csr --cn NAME --challenge TEXT [--san-ip IP] [--san-dns NAME] | certtool install | certtool show";
 pub(super) const CSR_USAGE: &str =
     "ERR usage: certtool csr --cn NAME --challenge TEXT [--san-ip IP] [--san-dns NAME]";
 pub(super) const NO_KEY: &str = "ERR no key: run certtool genkey";
-const OID_CHALLENGE_PASSWORD: &[u64] = &[1, 2, 840, 113549, 1, 9, 7];
 
 /// Run `certtool ARGS`; returns the output lines. `install` switches the session to PEM input.
 pub async fn command(s: &mut Session, user: &str, args: &[&str]) -> Vec<String> {
@@ -157,27 +156,13 @@ pub(super) async fn csr(s: &mut Session, args: &[&str], slot: Option<u8>) -> Vec
     };
     let pem = hostile::distort_csr(&s.dev, &mut req).and_then(|done| {
         let kp = tls::key_pair(&req.key)?;
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        params.subject_alt_names = std::mem::take(&mut req.sans);
-        if req.ca {
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        }
-        let attrs = req
-            .challenge
-            .iter()
-            .map(|c| rcgen::Attribute {
-                oid: OID_CHALLENGE_PASSWORD,
-                values: challenge_values(c),
-            })
-            .collect();
-        let pem = params
-            .serialize_request_with_attributes(&kp, attrs)
-            .and_then(|r| r.pem())
-            .map_err(|e| e.to_string())?;
+        let subject = CsrSubject {
+            cn: cn.to_string(),
+            challenge: req.challenge.clone(),
+            sans: std::mem::take(&mut req.sans),
+            ca: req.ca,
+        };
+        let pem = csr_pem(&kp, subject)?;
         Ok((pem, done))
     });
     match pem {

@@ -16,7 +16,7 @@ pub mod slots;
 pub mod tls;
 pub mod variant;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -124,7 +124,7 @@ pub struct Device {
     state: Mutex<DeviceState>,
     services: tokio::sync::Mutex<HashMap<Service, JoinHandle<()>>>,
     booted_at: Mutex<Instant>,
-    nonces: Mutex<VecDeque<String>>,
+    nonces: crate::wire::digest::Nonces,
     opaque: String,
     /// Wall clock set with `date -s` in this boot: (unix seconds set, when). `None`: no RTC, the clock
     /// is 1970-01-01T00:00:00Z plus the uptime.
@@ -202,21 +202,11 @@ impl Device {
     }
 
     pub fn issue_nonce(&self) -> String {
-        let nonce = hex::encode(rand::thread_rng().gen::<[u8; 16]>());
-        let mut q = self.nonces.lock().expect("nonce lock");
-        q.push_back(nonce.clone());
-        while q.len() > 512 {
-            q.pop_front();
-        }
-        nonce
+        self.nonces.issue()
     }
 
     pub fn nonce_known(&self, nonce: &str) -> bool {
-        self.nonces
-            .lock()
-            .expect("nonce lock")
-            .iter()
-            .any(|n| n == nonce)
+        self.nonces.known(nonce)
     }
 
     pub fn opaque(&self) -> &str {
@@ -389,7 +379,7 @@ pub(crate) async fn start(
         state: Mutex::new(state),
         services: tokio::sync::Mutex::new(HashMap::new()),
         booted_at: Mutex::new(Instant::now()),
-        nonces: Mutex::new(VecDeque::new()),
+        nonces: Default::default(),
         opaque: hex::encode(rand::thread_rng().gen::<[u8; 12]>()),
         clock: Mutex::new(None),
         serving: Mutex::new(None),

@@ -7,10 +7,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::ServerConfig;
 use rustls::time_provider::TimeProvider;
-use sha2::{Digest, Sha256};
 
 use super::Device;
-use crate::state::DeviceKey;
+pub use crate::devkey::{fingerprint, generate_key, key_pair, spki_der};
 
 /// The certificate every SV-IPC2100 ships with (self-signed, `CN=Simvision Factory`, P-256,
 /// 2019-01-01..2049-01-01). See `data/README.md`.
@@ -20,43 +19,6 @@ pub const FACTORY_KEY_PEM: &str = include_str!("../../data/ipcam-factory-key.pem
 
 /// Key types `certtool genkey --type` accepts; the first is the default.
 pub const KEY_TYPES: &[&str] = &["ec-p256", "ec-p384", "ed25519"];
-
-/// Lower-case hex SHA-256 of DER bytes.
-pub fn fingerprint(der: &[u8]) -> String {
-    hex::encode(Sha256::digest(der))
-}
-
-fn algorithm(kind: &str) -> Option<&'static rcgen::SignatureAlgorithm> {
-    match kind {
-        "ec-p256" => Some(&rcgen::PKCS_ECDSA_P256_SHA256),
-        "ec-p384" => Some(&rcgen::PKCS_ECDSA_P384_SHA384),
-        "ed25519" => Some(&rcgen::PKCS_ED25519),
-        _ => None,
-    }
-}
-
-/// Make a new key of `kind` (one of [`KEY_TYPES`]).
-pub fn generate_key(kind: &str) -> Result<DeviceKey, String> {
-    let alg = algorithm(kind).ok_or_else(|| format!("unknown key type {kind}"))?;
-    let key = rcgen::KeyPair::generate_for(alg).map_err(|e| e.to_string())?;
-    Ok(DeviceKey {
-        kind: kind.to_string(),
-        pkcs8_pem: key.serialize_pem(),
-    })
-}
-
-/// The rcgen key pair of a stored key.
-pub fn key_pair(key: &DeviceKey) -> Result<rcgen::KeyPair, String> {
-    let alg = algorithm(&key.kind).ok_or_else(|| format!("unknown key type {}", key.kind))?;
-    rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key.pkcs8_pem, alg).map_err(|e| e.to_string())
-}
-
-/// DER SubjectPublicKeyInfo of a stored key.
-pub fn spki_der(key: &DeviceKey) -> Result<Vec<u8>, String> {
-    Ok(rcgen::PublicKeyData::subject_public_key_info(&key_pair(
-        key,
-    )?))
-}
 
 /// The device clock as rustls' time source.
 #[derive(Debug)]

@@ -9,8 +9,18 @@
 //! State on disk (`--state DIR`): `state.json` (serial, slot 1 image), `slot1.bin` (the uploaded image),
 //! `events.jsonl`. The upload offset lives in RAM only, as on the device.
 
+pub mod app;
+mod cbor;
+pub mod cert;
+pub mod clock;
+pub mod cred;
+pub mod enumeration;
 pub mod image;
+pub mod mqtt;
+pub mod net;
 pub mod os;
+pub mod settings;
+pub mod shell;
 pub mod smp;
 
 use std::fs;
@@ -146,6 +156,7 @@ pub(crate) async fn start(
     let server: Shared = Arc::new(Mutex::new(smp::Server::new(
         dir, state, events, buf_size, buf_count,
     )));
+    net::on_boot(&server, ip).await?;
     writer.send(BOOT_BANNER.as_bytes());
     tokio::spawn(serve_uart(server, writer, input));
     // Keep both PTY fds open for the life of the simulator.
@@ -170,14 +181,13 @@ async fn serve_uart(server: Shared, writer: pty::PacedWriter, mut input: mpsc::R
     while let Some(chunk) = input.recv().await {
         decoder.push(&chunk);
         while let Some(result) = decoder.next_packet() {
-            let mut server = lock(&server);
             match result {
                 Ok(packet) => {
-                    if let Some(reply) = server.handle(&packet) {
+                    if let Some(reply) = net::answer(&server, &packet).await {
                         writer.send(&encode(&reply, MAX_LINE));
                     }
                 }
-                Err(e) => server.log_drop(&e.to_string()),
+                Err(e) => lock(&server).log_drop(&e.to_string()),
             }
         }
     }

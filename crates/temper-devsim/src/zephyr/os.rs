@@ -1,11 +1,15 @@
-//! OS management group (0) of the zephyr-sensor (Zephyr `os_mgmt.c`): echo (0/0) and MCUmgr parameters
-//! (0/6). Anything else in the group is left to the caller (`None`: ENOTSUP).
+//! OS management group (0) of the zephyr-sensor (Zephyr `os_mgmt.c`): echo (0/0), datetime (0/4, the device
+//! clock of [`super::clock`]: read → `{"datetime"}`, write `{"datetime"}` → `{}`, a string of another form →
+//! `{"rc": 3}`), MCUmgr parameters (0/6) and application info (0/7, [`app_info`]). Anything else in the group
+//! is left to the caller (`None`: ENOTSUP).
 
+use ciborium::Value as Cbor;
 use serde_json::{json, Value};
 use temper_core::proto::smp::header::{Header, Op, SmpVersion};
-use temper_core::proto::smp::messages::{EchoResponse, McumgrParamsResponse};
+use temper_core::proto::smp::messages::{EchoResponse, McumgrParamsResponse, GROUP_OS};
 
-use super::smp::{cbor, from_cbor, rc_body, Server, RC_EINVAL};
+use super::cbor::{encode, Map};
+use super::smp::{cbor, from_cbor, group_err, rc_body, Server, RC_EINVAL};
 
 /// The reply body to an OS-group request, or `None` when the command is not supported.
 pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Option<Vec<u8>> {
@@ -28,6 +32,43 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
                 None => rc_body(RC_EINVAL),
             })
         }
+        (4, Op::Read) => {
+            log(server);
+            let now = server.app.clock.datetime();
+            Some(encode(vec![("datetime", Cbor::Text(now))]))
+        }
+        (4, Op::Write) => {
+            let map = Map::decode(payload).unwrap_or_default();
+            let set = match map.text("datetime") {
+                Ok(Some(text)) => super::clock::parse_datetime(text),
+                _ => None,
+            };
+            let fields =
+                json!({"version": version, "datetime": map.text("datetime").ok().flatten()});
+            server.log_request(header.group, header.id, header.seq, fields);
+            Some(match set {
+                Some(us) => {
+                    server.app.clock.set_us(us);
+                    server.events.log(
+                        "clock_set",
+                        json!({"datetime": server.app.clock.datetime()}),
+                    );
+                    encode(vec![])
+                }
+                None => rc_body(RC_EINVAL),
+            })
+        }
+        (7, Op::Read) => {
+            log(server);
+            let map = Map::decode(payload).unwrap_or_default();
+            Some(match map.text("format") {
+                Ok(format) => match app_info(format.unwrap_or("")) {
+                    Some(output) => encode(vec![("output", Cbor::Text(output))]),
+                    None => group_err(header.version, GROUP_OS, OS_ERR_INVALID_FORMAT, RC_EINVAL),
+                },
+                Err(_) => rc_body(RC_EINVAL),
+            })
+        }
         (6, Op::Read) => {
             log(server);
             Some(cbor(&McumgrParamsResponse {
@@ -37,6 +78,40 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
         }
         _ => None,
     }
+}
+
+/// OS_MGMT_ERR_INVALID_FORMAT.
+const OS_ERR_INVALID_FORMAT: u64 = 2;
+
+/// Application info (0/7) as Zephyr's uname-like `os_mgmt_info`: the fields the `format` letters ask for, in
+/// their natural order, separated by spaces: `s` kernel name "Zephyr", `n` node name "NS-ENV1", `r` kernel
+/// release "v3.7.0", `v` kernel version "3.7.0", `m` machine "arm", `p` processor "cortex-m33", `i` board
+/// "ns_env1", `o` operating system "Zephyr", `a` all of them. No letter: `s`. Another letter (`b` too: no build
+/// date in this build): `None`, OS group error INVALID_FORMAT (2, v1 `{"rc": 3}`).
+pub(crate) fn app_info(format: &str) -> Option<String> {
+    const FIELDS: [(char, &str); 8] = [
+        ('s', "Zephyr"),
+        ('n', "NS-ENV1"),
+        ('r', "v3.7.0"),
+        ('v', "3.7.0"),
+        ('m', "arm"),
+        ('p', "cortex-m33"),
+        ('i', "ns_env1"),
+        ('o', "Zephyr"),
+    ];
+    if format
+        .chars()
+        .any(|c| c != 'a' && !FIELDS.iter().any(|f| f.0 == c))
+    {
+        return None;
+    }
+    let all = format.contains('a');
+    let picked: Vec<&str> = FIELDS
+        .iter()
+        .filter(|(c, _)| all || format.contains(*c) || (format.is_empty() && *c == 's'))
+        .map(|(_, v)| *v)
+        .collect();
+    Some(picked.join(" "))
 }
 
 /// 1 for SMP v1, 2 for v2, as the event log writes it.

@@ -75,6 +75,8 @@ pub struct Server {
     buf_count: u32,
     /// Upload in progress (RAM only: lost at a restart, as on the device).
     pub(crate) upload: Option<Upload>,
+    /// The application: settings, credentials, clock, network services ([`super::app`]).
+    pub(crate) app: super::app::App,
 }
 
 impl Server {
@@ -92,6 +94,7 @@ impl Server {
             buf_size,
             buf_count,
             upload: None,
+            app: super::app::App::default(),
         }
     }
 
@@ -173,6 +176,9 @@ impl Server {
         let handled = match header.group {
             GROUP_OS => super::os::handle(self, header, payload),
             GROUP_IMAGE => super::image::handle(self, header, payload),
+            super::settings::GROUP_SETTINGS => super::settings::handle(self, header, payload),
+            super::shell::GROUP_SHELL => super::shell::handle(self, header, payload),
+            super::enumeration::GROUP_ENUM => super::enumeration::handle(self, header, payload),
             _ => None,
         };
         handled.unwrap_or_else(|| {
@@ -197,7 +203,7 @@ impl Server {
 }
 
 /// The reply packet to `request`: response op, same version, group, id and seq.
-fn reply(request: Header, body: Vec<u8>) -> Vec<u8> {
+pub(crate) fn reply(request: Header, body: Vec<u8>) -> Vec<u8> {
     let header = Header {
         version: request.version,
         op: request.op.response(),

@@ -1,11 +1,11 @@
-//! Digest authentication (RFC 2617/7616, MD5) for the HTTP and RTSP servers.
-
-use std::collections::HashMap;
+//! Digest authentication (RFC 2617/7616, MD5) for the camera's HTTP and RTSP servers: its credential
+//! stores and `auth` events around the shared core in [`crate::wire::digest`].
 
 use serde_json::{json, Value};
 
 use crate::ipcam::Device;
-use crate::state::{md5_hex, Credential};
+use crate::state::Credential;
+use crate::wire::digest::{challenge_header, parse_params, response_matches};
 
 /// How a server presents its challenge.
 #[derive(Debug, Clone, Copy)]
@@ -34,82 +34,8 @@ pub enum Verdict {
 /// `WWW-Authenticate` value with a fresh nonce.
 pub fn challenge(dev: &Device, r: &DigestRealm, stale: bool) -> String {
     let nonce = dev.issue_nonce();
-    let mut v = format!("Digest realm=\"{}\", nonce=\"{nonce}\"", r.realm);
-    if r.qop {
-        v.push_str(", qop=\"auth\"");
-    }
-    v.push_str(", algorithm=MD5");
-    if r.opaque {
-        v.push_str(&format!(", opaque=\"{}\"", dev.opaque()));
-    }
-    if stale {
-        v.push_str(", stale=true");
-    }
-    v
-}
-
-/// Parse `Digest k=v, k="v", ...` into a map (keys lowercased).
-pub fn parse_params(header: &str) -> Option<HashMap<String, String>> {
-    let rest = header.trim();
-    let (scheme, rest) = rest.split_once(char::is_whitespace)?;
-    if !scheme.eq_ignore_ascii_case("digest") {
-        return None;
-    }
-    let mut map = HashMap::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ',' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        if key.is_empty() {
-            break;
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek() != Some(&'=') {
-            map.insert(key.to_ascii_lowercase(), String::new());
-            continue;
-        }
-        chars.next();
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut val = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => {
-                        if let Some(n) = chars.next() {
-                            val.push(n)
-                        }
-                    }
-                    c => val.push(c),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                val.push(c);
-                chars.next();
-            }
-            val = val.trim().to_string();
-        }
-        map.insert(key.to_ascii_lowercase(), val);
-    }
-    Some(map)
+    let opaque = r.opaque.then(|| dev.opaque());
+    challenge_header(r.realm, &nonce, r.qop, opaque, stale)
 }
 
 /// Check the Authorization header of a request with `method` and request-URI `uri`; logs an `auth`
@@ -139,23 +65,7 @@ pub fn verify(
         }) => (ha1, user, password_sha256),
         _ => return Verdict::Denied,
     };
-    let alg_ok = matches!(get("algorithm"), "" | "MD5" | "md5");
-    let ha2 = md5_hex(&format!("{method}:{}", get("uri")));
-    let expected = match get("qop") {
-        "" => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
-        "auth" => md5_hex(&format!(
-            "{ha1}:{nonce}:{}:{}:auth:{ha2}",
-            get("nc"),
-            get("cnonce")
-        )),
-        _ => String::new(),
-    };
-    let ok = alg_ok
-        && user == expected_user
-        && get("realm") == r.realm
-        && get("uri") == uri
-        && !expected.is_empty()
-        && get("response").eq_ignore_ascii_case(&expected);
+    let ok = response_matches(&p, &ha1, &expected_user, r.realm, method, uri);
     // Digest never carries the password: its SHA-256 is known only when it matched the store. The
     // challenge-response fields are logged so that a test can tell which password a refused attempt used.
     let pw: Value = if ok { json!(pw_sha) } else { Value::Null };
@@ -171,23 +81,5 @@ pub fn verify(
         Verdict::Granted
     } else {
         Verdict::Denied
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_curl_authorization() {
-        let h = r#"Digest username="admin", realm="SV-IPC2100", nonce="abc", uri="/", cnonce="xyz", nc=00000001, qop=auth, response="0123", opaque="op", algorithm=MD5"#;
-        let p = parse_params(h).unwrap();
-        assert_eq!(p["username"], "admin");
-        assert_eq!(p["realm"], "SV-IPC2100");
-        assert_eq!(p["nc"], "00000001");
-        assert_eq!(p["qop"], "auth");
-        assert_eq!(p["algorithm"], "MD5");
-        assert_eq!(p["opaque"], "op");
-        assert!(parse_params("Basic YWRtaW46YWRtaW4=").is_none());
     }
 }

@@ -8,14 +8,15 @@ pub mod rtsp;
 pub mod ssdp;
 pub mod telnet;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
 
 use super::{Device, Service};
+use crate::wire::accept_loop;
+pub use crate::wire::{read_request, Request};
 use crate::SimError;
 
 /// Bind the service's socket now (so a failure is reported) and spawn its task.
@@ -57,106 +58,4 @@ pub fn spawn(dev: Arc<Device>, svc: Service) -> Result<JoinHandle<()>, SimError>
         Service::Rtsp => tokio::spawn(accept_loop(dev, listener, rtsp::handle)),
         Service::Ssdp => unreachable!("handled above"),
     })
-}
-
-async fn accept_loop<F, Fut>(dev: Arc<Device>, listener: TcpListener, handler: F)
-where
-    F: Fn(Arc<Device>, TcpStream) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            res = listener.accept() => match res {
-                Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(handler(dev.clone(), stream));
-                }
-                Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-/// A parsed HTTP-like request (HTTP/1.1 and RTSP/1.0 share the syntax).
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub target: String,
-    pub version: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Read one request (head plus a Content-Length body, which is discarded). None on EOF or garbage.
-pub async fn read_request<R>(r: &mut R) -> Option<Request>
-where
-    R: tokio::io::AsyncBufRead + Unpin,
-{
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-    let mut first = String::new();
-    // Skip empty lines between requests.
-    loop {
-        first.clear();
-        if r.read_line(&mut first).await.ok()? == 0 {
-            return None;
-        }
-        if !first.trim().is_empty() {
-            break;
-        }
-    }
-    let mut parts = first.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let version = parts.next().unwrap_or("HTTP/1.0").to_string();
-    let mut headers = Vec::new();
-    let mut total = first.len();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        total += line.len();
-        if total > 16 * 1024 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let req = Request {
-        method,
-        target,
-        version,
-        headers,
-    };
-    let len: u64 = req
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if len > 0 {
-        let mut sink = Vec::new();
-        (&mut *r)
-            .take(len.min(1 << 20))
-            .read_to_end(&mut sink)
-            .await
-            .ok()?;
-    }
-    Some(req)
 }
