@@ -172,8 +172,7 @@ impl Simulator {
             Model::Ipcam | Model::IpcamPro => {
                 let (info, keep) = ipcam::start(opts).await?;
                 // The camera never re-enumerates: its presence stays as it started.
-                let (tx, presence) =
-                    tokio::sync::watch::channel(Presence::Plugged(info.clone()));
+                let (tx, presence) = tokio::sync::watch::channel(Presence::Plugged(info.clone()));
                 Ok(Simulator {
                     info,
                     presence,

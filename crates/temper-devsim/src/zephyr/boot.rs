@@ -92,7 +92,10 @@ fn run_limited(
     if !slot_path(dir, 0).exists() {
         write_atomically(dir, &slot_path(dir, 0), &builtin_image(key)).map_err(io)?;
         state.trailers = Trailers::default();
-        events.log("factory_image", json!({ "slot": 0, "image": slot_summary(dir, 0) }));
+        events.log(
+            "factory_image",
+            json!({ "slot": 0, "image": slot_summary(dir, 0) }),
+        );
         save(dir, state, events)?;
     }
     let mut refused = None;
@@ -141,7 +144,7 @@ fn run_limited(
         swap,
         refused,
         active: read_info(dir, 0).ok(),
-        confirmed: !(t.primary.magic && !t.primary.image_ok),
+        confirmed: !t.primary.magic || t.primary.image_ok,
     })
 }
 

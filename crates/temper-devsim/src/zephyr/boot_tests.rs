@@ -54,16 +54,26 @@ fn test_swap_then_revert() {
     let report = run(dir.path(), &mut state, &key2, &events).unwrap();
     assert_eq!(report.swap, Some(SwapType::Test));
     assert!(!report.confirmed, "a test image runs unconfirmed");
-    assert_eq!((version(dir.path(), 0), version(dir.path(), 1)), ("2.0.0".into(), "1.0.0".into()));
+    assert_eq!(
+        (version(dir.path(), 0), version(dir.path(), 1)),
+        ("2.0.0".into(), "1.0.0".into())
+    );
     assert_eq!(state.trailers.swap_type(), SwapType::Revert);
 
     let report = run(dir.path(), &mut state, &key2, &events).unwrap();
     assert_eq!(report.swap, Some(SwapType::Revert));
     assert!(report.confirmed);
-    assert_eq!(version(dir.path(), 0), "1.0.0", "the unconfirmed image was reverted");
+    assert_eq!(
+        version(dir.path(), 0),
+        "1.0.0",
+        "the unconfirmed image was reverted"
+    );
     assert_eq!(state.trailers.swap_type(), SwapType::None);
     let saved = crate::zephyr::load_state(dir.path()).unwrap().unwrap();
-    assert_eq!(saved.trailers, state.trailers, "state.json holds the trailers");
+    assert_eq!(
+        saved.trailers, state.trailers,
+        "state.json holds the trailers"
+    );
 }
 
 /// Perm swap: 3.0.0 boots confirmed and stays.
@@ -72,7 +82,10 @@ fn perm_swap_is_confirmed() {
     let key = BootKey::builtin(BootKeyKind::EcdsaP256);
     let (dir, mut state, key, events) = device(&signed(&key, 3), PERM);
     let report = run(dir.path(), &mut state, &key, &events).unwrap();
-    assert_eq!((report.swap, report.confirmed), (Some(SwapType::Perm), true));
+    assert_eq!(
+        (report.swap, report.confirmed),
+        (Some(SwapType::Perm), true)
+    );
     let report = run(dir.path(), &mut state, &key, &events).unwrap();
     assert_eq!(report.swap, None, "nothing to do after a permanent swap");
     assert_eq!(version(dir.path(), 0), "3.0.0");
@@ -99,7 +112,10 @@ fn bad_signatures_are_refused() {
         assert!(!slot_path(dir.path(), 1).exists(), "slot 1 erased");
         assert_eq!(state.trailers, Trailers::default());
         let logged = crate::read_events(dir.path());
-        assert!(logged.iter().any(|e| e["event"] == "boot_refused"), "{logged:?}");
+        assert!(
+            logged.iter().any(|e| e["event"] == "boot_refused"),
+            "{logged:?}"
+        );
     }
 }
 
@@ -113,11 +129,17 @@ fn power_cut_during_a_swap_is_finished_at_next_boot() {
         assert_eq!(report, BootReport::cut(), "cut after {cut_after} moves");
         // RAM is gone: boot again from what is on disk.
         let mut state = crate::zephyr::load_state(dir.path()).unwrap().unwrap();
-        assert!(state.swap.is_some(), "the swap was recorded before any move");
+        assert!(
+            state.swap.is_some(),
+            "the swap was recorded before any move"
+        );
         let events = EventLog::open(dir.path(), state.event_seq).unwrap();
         let report = run(dir.path(), &mut state, &key, &events).unwrap();
         assert_eq!(report.swap, Some(SwapType::Test), "cut after {cut_after}");
-        assert_eq!((version(dir.path(), 0), version(dir.path(), 1)), ("5.0.0".into(), "1.0.0".into()));
+        assert_eq!(
+            (version(dir.path(), 0), version(dir.path(), 1)),
+            ("5.0.0".into(), "1.0.0".into())
+        );
         assert!(!dir.path().join(SCRATCH_FILE).exists());
         assert_eq!(state.swap, None);
         assert_eq!(state.trailers.swap_type(), SwapType::Revert);
@@ -139,6 +161,12 @@ fn power_cut_after_the_moves_is_recognised() {
     fs::write(slot_path(dir.path(), 0), &s1).unwrap();
     fs::write(slot_path(dir.path(), 1), &s0).unwrap();
     let report = run(dir.path(), &mut state, &key, &events).unwrap();
-    assert_eq!((report.swap, report.confirmed), (Some(SwapType::Perm), true));
-    assert_eq!((version(dir.path(), 0), version(dir.path(), 1)), ("6.0.0".into(), "1.0.0".into()));
+    assert_eq!(
+        (report.swap, report.confirmed),
+        (Some(SwapType::Perm), true)
+    );
+    assert_eq!(
+        (version(dir.path(), 0), version(dir.path(), 1)),
+        ("6.0.0".into(), "1.0.0".into())
+    );
 }

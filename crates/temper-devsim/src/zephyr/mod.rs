@@ -185,9 +185,9 @@ impl Uart {
         }
         s.state.last_port = Some(pty.path.clone());
         s.state.boot_count += 1;
-        let active = report.active.map(|i| {
-            json!({"version": i.version.to_string(), "hash": hex::encode(i.hash)})
-        });
+        let active = report
+            .active
+            .map(|i| json!({"version": i.version.to_string(), "hash": hex::encode(i.hash)}));
         let fields = json!({
             "port": pty.path,
             "boot_count": s.state.boot_count,

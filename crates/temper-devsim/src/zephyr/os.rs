@@ -41,7 +41,10 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
         }
         (5, Op::Write) => {
             log(server);
-            server.events.log("reset", json!({ "delay_ms": super::RESET_DELAY.as_millis() as u64 }));
+            server.events.log(
+                "reset",
+                json!({ "delay_ms": super::RESET_DELAY.as_millis() as u64 }),
+            );
             server.request_reset();
             Some(cbor(&json!({})))
         }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::Notify;
 use temper_core::proto::smp::header::{Header, Op, SmpError, SmpVersion, HEADER_LEN, RC_TOO_NEW};
 use temper_core::proto::smp::messages::{GROUP_IMAGE, GROUP_OS};
+use tokio::sync::Notify;
 
 use super::image::sign::{BootKey, BootKeyKind};
 use super::image::upload::Upload;
@@ -175,10 +175,19 @@ impl Server {
             Err(e @ (SmpError::BadVersion(_) | SmpError::BadOp)) => {
                 // A whole header with a version or op Zephyr does not serve: an error reply.
                 let (rc, fields) = match e {
-                    SmpError::BadVersion(v) => (RC_TOO_NEW, json!({"rc": RC_TOO_NEW, "version_field": v})),
-                    _ => (RC_ENOTSUP, json!({"rc": RC_ENOTSUP, "op": packet[0] & 0x07})),
+                    SmpError::BadVersion(v) => {
+                        (RC_TOO_NEW, json!({"rc": RC_TOO_NEW, "version_field": v}))
+                    }
+                    _ => (
+                        RC_ENOTSUP,
+                        json!({"rc": RC_ENOTSUP, "op": packet[0] & 0x07}),
+                    ),
                 };
-                let op = if packet[0] & 0x07 == 0 { Op::Read } else { Op::Write };
+                let op = if packet[0] & 0x07 == 0 {
+                    Op::Read
+                } else {
+                    Op::Write
+                };
                 let version = match (packet[0] >> 3) & 0x03 {
                     0 => SmpVersion::V1,
                     _ => SmpVersion::V2,
@@ -234,9 +243,9 @@ impl Server {
         })
     }
 
-    /// `{"event":"smp","group":G,"id":I,"seq":S, ...extra}`.
+    /// `{"event":"smp","group":G,"id":I,"smp_seq":S, ...extra}` (`seq` is the event log's own number).
     pub(crate) fn log_request(&self, group: u16, id: u8, seq: u8, extra: Value) {
-        let mut fields = json!({"group": group, "id": id, "seq": seq});
+        let mut fields = json!({"group": group, "id": id, "smp_seq": seq});
         if let (Some(obj), Value::Object(more)) = (fields.as_object_mut(), extra) {
             obj.extend(more);
         }

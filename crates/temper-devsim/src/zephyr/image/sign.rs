@@ -175,10 +175,7 @@ impl BootKey {
         if claimed != digest {
             return Err(Refusal::HashMismatch);
         }
-        if !image
-            .unprotected(TLV_KEYHASH)
-            .any(|h| h == self.key_hash())
-        {
+        if !image.unprotected(TLV_KEYHASH).any(|h| h == self.key_hash()) {
             return Err(Refusal::UnknownKey);
         }
         let mut sigs = image.unprotected(self.sig_tlv()).peekable();

@@ -211,7 +211,10 @@ mod tests {
         };
         let idle = Trailers::default();
         assert_eq!(idle.swap_type(), SwapType::None);
-        assert_eq!(idle.report_flags(), [f(true, false, true, false), f(false, false, false, false)]);
+        assert_eq!(
+            idle.report_flags(),
+            [f(true, false, true, false), f(false, false, false, false)]
+        );
         assert!(!idle.slot_in_use(1), "an idle slot 1 can be uploaded to");
 
         let pending = Trailers {

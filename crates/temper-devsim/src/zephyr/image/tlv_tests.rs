@@ -49,10 +49,18 @@ fn parses_protected_and_unprotected_areas() {
     assert_eq!(parsed.header.version.to_string(), "1.2.3.4");
     assert_eq!(parsed.len(), img.len());
     assert_eq!(parsed.protected_area_len(), 12);
-    let kinds: Vec<(u16, bool)> = parsed.tlvs().iter().map(|t| (t.kind, t.protected)).collect();
+    let kinds: Vec<(u16, bool)> = parsed
+        .tlvs()
+        .iter()
+        .map(|t| (t.kind, t.protected))
+        .collect();
     assert_eq!(kinds, vec![(0x50, true), (TLV_SHA256, false)]);
     let payload = parsed.signed_payload().unwrap();
-    assert_eq!(payload.len(), 64 + 100 + 12, "hash covers the protected area");
+    assert_eq!(
+        payload.len(),
+        64 + 100 + 12,
+        "hash covers the protected area"
+    );
     assert_eq!(
         parsed.hash_tlv().unwrap(),
         <[u8; 32]>::from(Sha256::digest(payload))

@@ -1,11 +1,12 @@
 //! Image upload (1/1) into slot 1, as Zephyr's `img_mgmt_upload` / `img_mgmt_upload_inspect` do it.
 //!
-//! Checks on the first chunk (IMG rc): no `len` → 21, data < 32 bytes → 22, no MCUboot magic → 23, `sha`
-//! > 32 bytes → 24, slot 1 in use (an image pending or kept for revert) → 9, `len` > [`SLOT_SIZE`] → 30,
-//! `upgrade` and a version not newer than the running one → 27. Later chunks: `off + data > len` → 31; a
-//! wrong offset is answered `{"off": expected}`. An off-0 chunk whose `sha` matches the upload in progress
-//! resumes it. The upload state lives in RAM ([`Upload`]), so a reboot forgets it, as on the device.
-//! The `image` number is ignored, as by a single-image Zephyr without `CONFIG_MCUMGR_GRP_IMG_DIRECT_UPLOAD`.
+//! Checks on the first chunk (IMG rc): data under 32 bytes → 22, no `len` → 21, no MCUboot magic → 23, a
+//! `sha` over 32 bytes → 24, slot 1 in use (an image pending or kept for revert) → 9, `len` over
+//! [`SLOT_SIZE`] → 30, `upgrade` and a version not newer than the running one → 27. Later chunks: data past
+//! `len` → 31; a wrong offset is answered `{"off": expected}`. An off-0 chunk whose `sha` matches the upload
+//! in progress resumes it. The upload state lives in RAM ([`Upload`]), so a reboot forgets it, as on the
+//! device. The `image` number is ignored, as by a single-image Zephyr without
+//! `CONFIG_MCUMGR_GRP_IMG_DIRECT_UPLOAD`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
