@@ -373,3 +373,27 @@ async fn reset_mid_upload_restarts_from_zero_on_the_new_port() {
     let st = new.request(&ImageStateRead {}).await.unwrap();
     assert_eq!(slot(&st, 1).map(|s| s.hash.clone()), Some(hash.to_vec()));
 }
+
+/// The factory image the simulator signs for itself (slot 0) passes `imgtool verify` with either built-in
+/// key: the simulator's image writer agrees with MCUboot's own tool.
+#[test]
+fn factory_image_passes_imgtool_verify() {
+    for (key, ip) in [("ecdsa-p256", "127.78.0.8"), ("ed25519", "127.78.0.9")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let sim = spawn(tmp.path(), ip, &["--boot-key", key]);
+        let slot0 = tmp.path().join("slot0.bin");
+        let pem = data(&format!("zephyr-boot-{key}.pem"));
+        let out = run_tool(
+            "imgtool",
+            &[
+                "verify",
+                "-k",
+                pem.to_str().unwrap(),
+                slot0.to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("correctly validated"), "{key}: {out}");
+        assert!(out.contains("1.0.0"), "{key}: {out}");
+        drop(sim);
+    }
+}

@@ -152,16 +152,29 @@ pub(crate) async fn start(
         serial: lock(&server).state.serial.clone(),
         ip: ip.to_string(),
     };
+    on_boot(&server);
     let (presence, presence_rx) = watch::channel(Presence::Plugged(info.clone()));
     tokio::spawn(lifecycle(server, uart, opts.baud, info.clone(), presence));
     Ok((info, presence_rx))
 }
 
-/// Runs at every boot, first start included, once the console is up (the boot event is logged). Code
-/// that a real firmware runs at each boot hooks in here. Must not block.
+/// Runs at every boot, first start included (before the simulator reports ready) and after every reset,
+/// once the console is up and the boot event is logged. What a real firmware starts at each boot hooks in
+/// here. Called from async context: must not block.
 pub fn on_boot(shared: &Shared) {
     let server = lock(shared);
     tracing::debug!(boot_count = server.state.boot_count, "zephyr-sensor booted");
+}
+
+/// Runs when a reset takes the device down: the console has just gone quiet, the bootloader runs next.
+/// What [`on_boot`] started and a powered-off device would not keep (its network services) stops here.
+/// Called from async context: must not block.
+pub fn on_shutdown(shared: &Shared) {
+    let server = lock(shared);
+    tracing::debug!(
+        boot_count = server.state.boot_count,
+        "zephyr-sensor going down"
+    );
 }
 
 /// The console of one boot: its PTY, its I/O threads and the task answering SMP on it.
@@ -238,12 +251,12 @@ async fn lifecycle(
     presence: watch::Sender<Presence>,
 ) {
     loop {
-        on_boot(&server);
         uart.reset.notified().await;
         // Zephyr answers the reset request first and reboots CONFIG_MCUMGR_GRP_OS_RESET_MS later.
         tokio::time::sleep(RESET_DELAY).await;
         presence.send_replace(Presence::Unplugged);
         uart.shut_down().await;
+        on_shutdown(&server);
         let down = Instant::now();
         let booted = {
             let mut s = lock(&server);
@@ -266,6 +279,7 @@ async fn lifecycle(
                 return;
             }
         };
+        on_boot(&server);
         presence.send_replace(Presence::Plugged(ReadyInfo {
             port: uart.port.clone(),
             ..info.clone()

@@ -154,7 +154,7 @@ impl Server {
         let mut replies = Vec::new();
         let mut rest = packet;
         while !rest.is_empty() {
-            let Some((_, payload, reply)) = self.handle_one(rest) else {
+            let Some((reply, used)) = self.handle_one(rest) else {
                 break;
             };
             let failed = is_smp_error(&reply);
@@ -162,18 +162,18 @@ impl Server {
             if failed {
                 break;
             }
-            rest = &rest[HEADER_LEN + payload..];
+            rest = &rest[used..];
         }
         replies
     }
 
-    /// The first request of `packet`: its header, its payload length and the reply; `None` when it
-    /// cannot be answered (shorter than a header).
-    fn handle_one(&mut self, packet: &[u8]) -> Option<(Header, usize, Vec<u8>)> {
+    /// The first request of `packet`: the reply and the bytes the request took (all of them when its
+    /// header cannot be trusted); `None` when it cannot be answered (shorter than a header).
+    fn handle_one(&mut self, packet: &[u8]) -> Option<(Vec<u8>, usize)> {
         let header = match Header::parse(packet) {
             Ok(h) => h,
             Err(e @ (SmpError::BadVersion(_) | SmpError::BadOp)) => {
-                // A whole header with a version or op Zephyr does not serve: an error reply.
+                // A whole header with a version or an op Zephyr does not serve: an error reply.
                 let (rc, fields) = match e {
                     SmpError::BadVersion(v) => {
                         (RC_TOO_NEW, json!({"rc": RC_TOO_NEW, "version_field": v}))
@@ -183,46 +183,29 @@ impl Server {
                         json!({"rc": RC_ENOTSUP, "op": packet[0] & 0x07}),
                     ),
                 };
-                let op = if packet[0] & 0x07 == 0 {
-                    Op::Read
-                } else {
-                    Op::Write
-                };
-                let version = match (packet[0] >> 3) & 0x03 {
-                    0 => SmpVersion::V1,
-                    _ => SmpVersion::V2,
-                };
-                let header = Header {
-                    version,
-                    op,
-                    flags: 0,
-                    len: u16::from_be_bytes([packet[2], packet[3]]),
-                    group: u16::from_be_bytes([packet[4], packet[5]]),
-                    seq: packet[6],
-                    id: packet[7],
-                };
+                let header = untrusted_header(packet);
                 self.log_request(header.group, header.id, header.seq, fields);
-                return Some((header, usize::MAX, reply(header, rc_body(rc))));
+                return Some((reply(header, rc_body(rc)), packet.len()));
             }
             Err(e) => {
                 self.log_drop(&e.to_string());
                 return None;
             }
         };
-        let len = usize::from(header.len);
-        let Some(payload) = packet[HEADER_LEN..].get(..len) else {
+        let used = HEADER_LEN + usize::from(header.len);
+        let Some(payload) = packet.get(HEADER_LEN..used) else {
             let fields = json!({"rc": RC_ECORRUPT});
             self.log_request(header.group, header.id, header.seq, fields);
-            return Some((header, len, reply(header, rc_body(RC_ECORRUPT))));
+            return Some((reply(header, rc_body(RC_ECORRUPT)), packet.len()));
         };
         if !matches!(header.op, Op::Read | Op::Write) {
             let fields = json!({"rc": RC_ENOTSUP, "op": "response"});
             self.log_request(header.group, header.id, header.seq, fields);
-            return Some((header, len, reply(header, rc_body(RC_ENOTSUP))));
+            return Some((reply(header, rc_body(RC_ENOTSUP)), used));
         }
         let version = super::os::version_number(header.version);
         let body = self.dispatch(header, version, payload);
-        Some((header, len, reply(header, body)))
+        Some((reply(header, body), used))
     }
 
     /// The reply body to one well-formed request, by group (each group in its own module).
@@ -250,6 +233,27 @@ impl Server {
             obj.extend(more);
         }
         self.events.log("smp", fields);
+    }
+}
+
+/// The header of a request whose version or op field is not served (at least 8 bytes): what a reply
+/// needs, with the op read as a write unless it is a read and the version as v2 unless it is v1.
+fn untrusted_header(packet: &[u8]) -> Header {
+    Header {
+        version: match (packet[0] >> 3) & 0x03 {
+            0 => SmpVersion::V1,
+            _ => SmpVersion::V2,
+        },
+        op: if packet[0] & 0x07 == 0 {
+            Op::Read
+        } else {
+            Op::Write
+        },
+        flags: 0,
+        len: u16::from_be_bytes([packet[2], packet[3]]),
+        group: u16::from_be_bytes([packet[4], packet[5]]),
+        seq: packet[6],
+        id: packet[7],
     }
 }
 
