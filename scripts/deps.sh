@@ -26,8 +26,10 @@ fi
 if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   cargo install tauri-driver --locked --version 2.1.0 --quiet
 fi
-# The zephyr-sensor tests talk to the simulator with the real MCUmgr client smpmgr (PyPI), from this venv.
-if [ "$mode" = test ] && [ ! -x /var/tmp/temper-venv/bin/smpmgr ]; then
-  python3 -m venv /var/tmp/temper-venv
-  /var/tmp/temper-venv/bin/pip install -q 'smpmgr==0.19.*'
+# The zephyr-sensor tests talk to the simulator with the real MCUmgr client smpmgr (PyPI) and sign its
+# images with MCUboot's imgtool (PyPI), both from this venv.
+if [ "$mode" = test ]; then
+  [ -x /var/tmp/temper-venv/bin/pip ] || python3 -m venv /var/tmp/temper-venv
+  [ -x /var/tmp/temper-venv/bin/smpmgr ] || /var/tmp/temper-venv/bin/pip install -q 'smpmgr==0.19.*'
+  [ -x /var/tmp/temper-venv/bin/imgtool ] || /var/tmp/temper-venv/bin/pip install -q 'imgtool==2.5.*'
 fi

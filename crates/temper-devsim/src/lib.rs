@@ -7,7 +7,8 @@
 //! Layout: generic pieces ([`pty`], [`state`], [`eventlog`], [`timing`]) and one module per model
 //! ([`ipcam`], which also simulates its two-slot sibling `ipcam-pro`). Another model (e.g. a Zephyr MCU sensor) adds a module and a [`Model`] variant.
 //!
-//! [`usb`] gives each model its USB identity, announced on the simulated USB bus so discovery finds it.
+//! [`usb`] gives each model its USB identity, announced on the simulated USB bus so discovery finds it; a
+//! device that resets and re-enumerates reports its new port through [`Simulator::presence`].
 //!
 //! [`SimOptions::hostile`] makes a device misbehave on purpose (a CSR signed by a foreign key, a
 //! certificate install that lies, a clock that does not set, ...): see [`ipcam::hostile`].
@@ -120,6 +121,8 @@ pub struct SimOptions {
     pub hostile: Vec<HostileMode>,
     /// SMP receive buffers of the `zephyr-sensor` model: (size, count); `None`: 2048x4.
     pub smp_buffers: Option<(u32, u32)>,
+    /// The `zephyr-sensor`'s MCUboot key (its factory image is signed with it at first start).
+    pub boot_key: zephyr::image::sign::BootKeyKind,
 }
 
 impl SimOptions {
@@ -133,6 +136,7 @@ impl SimOptions {
             transcript: None,
             hostile: Vec::new(),
             smp_buffers: None,
+            boot_key: Default::default(),
         }
     }
 }
@@ -146,9 +150,19 @@ pub struct ReadyInfo {
     pub ip: String,
 }
 
+/// Whether a simulated device is on the (simulated) USB bus right now, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// Up, on this port (a device that reset may come back on another one).
+    Plugged(ReadyInfo),
+    /// Resetting: its port is gone.
+    Unplugged,
+}
+
 /// A running simulator. Dropping it does not stop the tasks; the process is meant to be killed.
 pub struct Simulator {
     info: ReadyInfo,
+    presence: tokio::sync::watch::Receiver<Presence>,
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -159,17 +173,34 @@ impl Simulator {
         match opts.model {
             Model::Ipcam | Model::IpcamPro => {
                 let (info, keep) = ipcam::start(opts).await?;
-                Ok(Simulator { info, _keep: keep })
+                // The camera never re-enumerates: its presence stays as it started.
+                let (tx, presence) = tokio::sync::watch::channel(Presence::Plugged(info.clone()));
+                Ok(Simulator {
+                    info,
+                    presence,
+                    _keep: Box::new((keep, tx)),
+                })
             }
             Model::ZephyrSensor => {
-                let (info, keep) = zephyr::start(opts).await?;
-                Ok(Simulator { info, _keep: keep })
+                let (info, presence) = zephyr::start(opts).await?;
+                Ok(Simulator {
+                    info,
+                    presence,
+                    _keep: Box::new(()),
+                })
             }
         }
     }
 
+    /// How the device was reached when it started.
     pub fn info(&self) -> &ReadyInfo {
         &self.info
+    }
+
+    /// Follows the device through resets: [`Presence::Unplugged`] while it reboots, then
+    /// [`Presence::Plugged`] with its new port (the zephyr-sensor re-enumerates on a new PTY).
+    pub fn presence(&self) -> tokio::sync::watch::Receiver<Presence> {
+        self.presence.clone()
     }
 }
 

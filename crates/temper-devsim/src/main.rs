@@ -1,9 +1,12 @@
 //! `temper-devsim run --model ipcam|ipcam-pro|zephyr-sensor --state DIR [--baud 115200] [--ip 127.0.0.N] [--quiet-kernel]
-//! [--transcript FILE] [--hostile MODE]... [--usb-bus DIR | --no-usb-bus] [--smp-buffers 2048x4]`
+//! [--transcript FILE] [--hostile MODE]... [--usb-bus DIR | --no-usb-bus] [--smp-buffers 2048x4]
+//! [--boot-key ecdsa-p256|ed25519]`
 //!
 //! Once started, the simulator announces itself on the simulated USB bus (`--usb-bus`, default
 //! `$TEMPER_SIM_BUS` or `temper_core::discovery::SimulatedUsbBus::default_dir()`) with its model's USB id, so
 //! `temper devices` sees it plugged in; SIGTERM or SIGINT withdraws the announcement (unplug) before exiting.
+//! A device that resets (the zephyr-sensor) is withdrawn while it reboots and announced again, same serial,
+//! with its new port. The JSON line on stdout is printed once, at start.
 //!
 //! `--hostile` (repeatable) makes the device misbehave on purpose for the station's tests; the modes are
 //! listed in `temper-devsim run --help` and documented in `temper_devsim::ipcam::hostile`.
@@ -14,8 +17,8 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
-use temper_core::discovery::{announce, SimulatedUsbBus};
-use temper_devsim::{usb, HostileMode, Model, SimOptions, Simulator};
+use temper_core::discovery::{announce, AnnouncementGuard, SimulatedUsbBus};
+use temper_devsim::{usb, HostileMode, Model, Presence, SimOptions, Simulator};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
@@ -64,7 +67,21 @@ enum Cmd {
         /// zephyr-sensor only: SMP net buffers SIZExCOUNT (e.g. 2048x4, 384x4); larger packets are dropped.
         #[arg(long, value_name = "SIZExCOUNT", value_parser = temper_devsim::zephyr::parse_buffers)]
         smp_buffers: Option<(u32, u32)>,
+        /// zephyr-sensor only: the key built into its MCUboot (test keys in crates/temper-devsim/data/).
+        #[arg(long, value_name = "KEY", value_enum, default_value_t)]
+        boot_key: temper_devsim::zephyr::image::sign::BootKeyKind,
     },
+}
+
+/// Announces the device on the simulated USB bus in `dir` (if any); a failure is a warning.
+fn plug(
+    dir: Option<&std::path::Path>,
+    model: Model,
+    info: &temper_devsim::ReadyInfo,
+) -> Option<AnnouncementGuard> {
+    announce(dir?, &usb::announcement(model, info))
+        .inspect_err(|e| tracing::warn!("not announced on the simulated USB bus: {e}"))
+        .ok()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,6 +103,7 @@ fn main() -> anyhow::Result<()> {
         usb_bus,
         no_usb_bus,
         smp_buffers,
+        boot_key,
     } = cli.cmd;
     let usb_bus = (!no_usb_bus).then(|| usb_bus.unwrap_or_else(SimulatedUsbBus::default_dir));
     let model = Model::from_id(&model).ok_or_else(|| anyhow!("unknown model {model:?}"))?;
@@ -101,6 +119,7 @@ fn main() -> anyhow::Result<()> {
         transcript,
         hostile,
         smp_buffers,
+        boot_key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -113,19 +132,31 @@ fn main() -> anyhow::Result<()> {
         let mut int = signal(SignalKind::interrupt())?;
         let sim = Simulator::start(opts).await.context("starting simulator")?;
         // Plugged in on the bus before the ready line, so whoever reads that line can already discover it.
-        let plugged = usb_bus.and_then(|dir| {
-            announce(&dir, &usb::announcement(model, sim.info()))
-                .inspect_err(|e| tracing::warn!("not announced on the simulated USB bus: {e}"))
-                .ok()
-        });
+        let mut plugged = plug(usb_bus.as_deref(), model, sim.info());
         let line = serde_json::to_string(sim.info())?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")?;
         out.flush()?;
         drop(out);
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        let mut presence = sim.presence();
+        let mut following = true;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                changed = presence.changed(), if following => {
+                    if changed.is_err() {
+                        following = false;
+                        continue;
+                    }
+                    let now = presence.borrow_and_update().clone();
+                    // Unplug first: the new announcement has the same file name (the serial).
+                    plugged = None;
+                    if let Presence::Plugged(info) = now {
+                        plugged = plug(usb_bus.as_deref(), model, &info);
+                    }
+                }
+            }
         }
         drop(plugged);
         drop(sim);

@@ -3,12 +3,18 @@
 //! The host opens the slave path. The simulator keeps the slave fd open (otherwise the host sees
 //! hang-ups), reads the master in small chunks at baud/10 bytes per second (so a fast host writer is
 //! back-pressured through the PTY buffer) and writes its output at the same rate.
+//!
+//! A device that resets (a USB CDC-ACM port disappears and comes back) uses [`spawn_closable_io`]: its
+//! [`Hangup`] stops both threads once the output queued so far is written; when the [`Pty`] is dropped
+//! too, no fd of the pair is left open and the host's port hangs up.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::termios::{self, SetArg};
@@ -59,17 +65,77 @@ fn baud_rate(baud: u32) -> Option<termios::BaudRate> {
     })
 }
 
+/// What the writer thread is told.
+enum Out {
+    Bytes(Vec<u8>),
+    /// Stop once everything queued before it is written.
+    Close,
+}
+
 /// Sender side of the paced console output.
 #[derive(Clone)]
 pub struct PacedWriter {
-    tx: std_mpsc::Sender<Vec<u8>>,
+    tx: std_mpsc::Sender<Out>,
 }
 
 impl PacedWriter {
     pub fn send(&self, bytes: &[u8]) {
         if !bytes.is_empty() {
-            let _ = self.tx.send(bytes.to_vec());
+            let _ = self.tx.send(Out::Bytes(bytes.to_vec()));
         }
+    }
+}
+
+/// Stops the paced I/O threads of one PTY ([`spawn_closable_io`]).
+pub struct Hangup {
+    stop: Arc<AtomicBool>,
+    tx: std_mpsc::Sender<Out>,
+    slave: Arc<OwnedFd>,
+    /// One message (or a disconnect) per thread that ended.
+    ended: std_mpsc::Receiver<()>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Tells [`Hangup::close`] that a thread ended, however it ended.
+struct EndSignal(std_mpsc::Sender<()>);
+
+impl Drop for EndSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+impl Hangup {
+    /// Blocks until the output queued so far is on the line and both threads have let go of the master.
+    /// If the host does not read and the PTY buffer stays full for `patience`, the unread bytes are
+    /// discarded (as a UART that loses power loses them) and the threads get `patience` once more. Drop
+    /// the [`Pty`] afterwards to hang up.
+    pub fn close(mut self, patience: Duration) {
+        let _ = self.tx.send(Out::Close);
+        let mut flushed = false;
+        let mut left = self.threads.len();
+        while left > 0 {
+            match self.ended.recv_timeout(patience) {
+                Ok(()) => left -= 1,
+                Err(std_mpsc::RecvTimeoutError::Timeout) if !flushed => {
+                    let _ = termios::tcflush(&*self.slave, termios::FlushArg::TCIOFLUSH);
+                    flushed = true;
+                }
+                Err(_) => break,
+            }
+        }
+        for thread in std::mem::take(&mut self.threads) {
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for Hangup {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.tx.send(Out::Close);
     }
 }
 
@@ -105,32 +171,55 @@ impl Pacer {
     }
 }
 
-/// Start the paced reader and writer threads on the master side.
+/// Start the paced reader and writer threads on the master side, for the life of the process.
 /// Returns the output sender and the input receiver (chunks as they come off the line).
 pub fn spawn_paced_io(
     pty: &Pty,
     baud: u32,
 ) -> Result<(PacedWriter, mpsc::Receiver<Vec<u8>>), SimError> {
-    let mut reader = File::from(
+    let (writer, input, hangup) = spawn_closable_io(pty, baud)?;
+    // Never closed: the threads run until the process exits.
+    std::mem::forget(hangup);
+    Ok((writer, input))
+}
+
+/// Like [`spawn_paced_io`], with a [`Hangup`] that stops both threads (for a device that resets).
+pub fn spawn_closable_io(
+    pty: &Pty,
+    baud: u32,
+) -> Result<(PacedWriter, mpsc::Receiver<Vec<u8>>, Hangup), SimError> {
+    let reader = File::from(
         pty.master
             .try_clone()
             .map_err(|e| SimError::io("pty master", e))?,
     );
-    let mut writer = File::from(
+    let writer = File::from(
         pty.master
             .try_clone()
             .map_err(|e| SimError::io("pty master", e))?,
     );
     let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(4);
-    let (out_tx, out_rx) = std_mpsc::channel::<Vec<u8>>();
+    let (out_tx, out_rx) = std_mpsc::channel::<Out>();
+    let stop = Arc::new(AtomicBool::new(false));
     let slave = pty.slave.clone();
+    let (ended_tx, ended) = std_mpsc::channel();
+    let reader_end = EndSignal(ended_tx.clone());
+    let writer_end = EndSignal(ended_tx);
 
-    std::thread::Builder::new()
+    let reader_stop = stop.clone();
+    let reader_thread = std::thread::Builder::new()
         .name("pty-reader".into())
         .spawn(move || {
+            // Locals drop in reverse order: the master fd is closed before the end is signalled.
+            let _end = reader_end;
+            let mut reader = reader;
             let mut pacer = Pacer::new(baud);
             let mut buf = vec![0u8; pacer.step()];
-            loop {
+            while !reader_stop.load(Ordering::Relaxed) {
+                // Wait for input at most 50 ms at a time, so a hang-up is noticed.
+                if !readable_within(&reader, 50) {
+                    continue;
+                }
                 match reader.read(&mut buf) {
                     Ok(0) => std::thread::sleep(Duration::from_millis(50)),
                     Ok(n) => {
@@ -147,15 +236,19 @@ pub fn spawn_paced_io(
         })
         .map_err(|e| SimError::io("spawn pty reader", e))?;
 
-    std::thread::Builder::new()
+    let writer_stop = stop.clone();
+    let writer_slave = slave.clone();
+    let writer_thread = std::thread::Builder::new()
         .name("pty-writer".into())
         .spawn(move || {
+            let _end = writer_end;
+            let (mut writer, writer_slave) = (writer, writer_slave);
             let mut pacer = Pacer::new(baud);
             let step = pacer.step();
             let mut last_write = Instant::now();
             loop {
                 match out_rx.recv_timeout(Duration::from_millis(250)) {
-                    Ok(chunk) => {
+                    Ok(Out::Bytes(chunk)) => {
                         for piece in chunk.chunks(step) {
                             if writer.write_all(piece).is_err() {
                                 break;
@@ -164,18 +257,39 @@ pub fn spawn_paced_io(
                         }
                         last_write = Instant::now();
                     }
+                    Ok(Out::Close) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                        writer_stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
                     Err(std_mpsc::RecvTimeoutError::Timeout) => {
                         if last_write.elapsed() >= timing::ms(timing::UNREAD_DISCARD_MS) {
-                            discard_unread(&slave);
+                            discard_unread(&writer_slave);
                         }
                     }
-                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }
         })
         .map_err(|e| SimError::io("spawn pty writer", e))?;
 
-    Ok((PacedWriter { tx: out_tx }, in_rx))
+    let hangup = Hangup {
+        stop,
+        tx: out_tx.clone(),
+        slave,
+        ended,
+        threads: vec![writer_thread, reader_thread],
+    };
+    Ok((PacedWriter { tx: out_tx }, in_rx, hangup))
+}
+
+/// Whether `file` has something to read (or an error or hang-up to report) within `ms` milliseconds.
+fn readable_within(file: &File, ms: i32) -> bool {
+    let mut pfd = nix::libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: nix::libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd that lives on the stack, for an fd this thread owns.
+    unsafe { nix::libc::poll(&mut pfd, 1, ms) > 0 }
 }
 
 /// Drop output nobody picked up, unless a host holds the port open exclusively (as serialport-based

@@ -93,7 +93,8 @@ impl Host {
     }
 }
 
-/// A fake MCUboot image: 32-byte header (version 1.2.3) and `body` bytes.
+/// An unsigned MCUboot image (as `imgtool sign` without a key makes it): 32-byte header (version 1.2.3),
+/// `body` bytes, and a TLV area holding only the SHA256 TLV, which is the image's last 32 bytes.
 fn fake_image(body: usize) -> Vec<u8> {
     let mut img = Vec::new();
     img.extend_from_slice(&0x96f3_b83du32.to_le_bytes());
@@ -105,7 +106,15 @@ fn fake_image(body: usize) -> Vec<u8> {
     img.extend_from_slice(&[1, 2, 3, 0, 0, 0, 0, 0]);
     img.extend_from_slice(&[0; 4]);
     img.extend((0..body).map(|i| (i * 7 % 251) as u8));
+    let hash = Sha256::digest(&img);
+    img.extend_from_slice(&[0x07, 0x69, 40, 0, 0x10, 0, 32, 0]);
+    img.extend_from_slice(&hash);
     img
+}
+
+/// The hash the device reports for a [`fake_image`]: its SHA256 TLV, not the file's SHA-256.
+fn tlv_hash(img: &[u8]) -> Vec<u8> {
+    img[img.len() - 32..].to_vec()
 }
 
 #[tokio::test]
@@ -207,7 +216,11 @@ async fn upload_in_order_out_of_order_and_persisted() {
     let (_, state) = host.call(&ImageStateRead {}, SmpVersion::V2, 9).await;
     let state = state.unwrap();
     let s1 = state.images.iter().find(|s| s.slot == 1).expect("slot 1");
-    assert_eq!((s1.hash.clone(), s1.version.as_str()), (sha, "1.2.3"));
+    assert_eq!(
+        (s1.hash.clone(), s1.version.as_str()),
+        (tlv_hash(&img), "1.2.3"),
+        "slot 1 reports the image's SHA256 TLV"
+    );
 }
 
 #[tokio::test]
@@ -307,7 +320,7 @@ fn smpmgr_echo_state_read_and_upload() {
         &["image", "upload", "--format", "any", file.to_str().unwrap()],
     );
     let state = run_smpmgr(&port, &["image", "state-read"]);
-    let sha = hex::encode_upper(Sha256::digest(&img));
+    let sha = hex::encode_upper(tlv_hash(&img));
     assert!(state.contains("slot=1") && state.contains(&sha), "{state}");
     assert!(state.contains("version='1.2.3'"), "{state}");
 }

@@ -1,15 +1,27 @@
-//! `zephyr-sensor`: a Zephyr MCU sensor whose console UART speaks MCUmgr / SMP ("SMP over console").
+//! `zephyr-sensor`: a Zephyr MCU sensor whose console UART speaks MCUmgr / SMP ("SMP over console"), with
+//! MCUboot and two image slots.
 //!
 //! The PTY is paced at baud/10 bytes per second in both directions ([`crate::pty`]). Frames are decoded with
 //! `temper_core::proto::smp::serial::Decoder`, limited like Zephyr's UART transport: a line longer than
 //! [`MAX_LINE`] or a packet (plus CRC) larger than one net buffer (`--smp-buffers SIZExCOUNT`, default
-//! 2048x4) is dropped with no reply. [`smp`] answers OS echo, MCUmgr params, image state read and image
-//! upload (see [`image`]); everything else gets `{"rc": 8}` (ENOTSUP).
+//! 2048x4) is dropped with no reply. [`smp`] answers the OS group ([`os`]: echo, reset, MCUmgr params,
+//! bootloader info) and the image group ([`image`]: state read/write, upload, erase); everything else gets
+//! `{"rc": 8}` (ENOTSUP).
 //!
-//! State on disk (`--state DIR`): `state.json` (serial, slot 1 image), `slot1.bin` (the uploaded image),
-//! `events.jsonl`. The upload offset lives in RAM only, as on the device.
+//! **Boot and reset.** At power on (process start) and after every OS reset the simulated MCUboot
+//! ([`boot`]) runs on the slots, then the console comes up on a NEW PTY path (a CDC-ACM device re-enumerates
+//! and may get another port name), prints [`BOOT_BANNER`], logs
+//! `{"event":"boot","port","boot_count","active":{"version","hash"},"confirmed","swap","refused",...}` and
+//! calls [`on_boot`]. An OS reset is answered, then after [`RESET_DELAY`] the UART goes quiet and its PTY is
+//! closed (the host's port hangs up); the device is back [`REBOOT_TIME`] later. Whoever needs the new port
+//! reads it from the boot event or from [`crate::Presence`] (the CLI re-announces it on the simulated USB
+//! bus). The upload in progress is lost at a reboot (RAM), slots and trailers are not.
+//!
+//! State on disk (`--state DIR`): `state.json` (serial, boot count, MCUboot trailers, a swap in progress),
+//! `slot0.bin` / `slot1.bin` (slot contents), `events.jsonl`.
 
 pub mod app;
+pub mod boot;
 mod cbor;
 pub mod cert;
 pub mod clock;
@@ -26,16 +38,20 @@ pub mod smp;
 use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use temper_core::proto::smp::serial::{encode, Decoder, MAX_LINE};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
 
 use crate::eventlog::EventLog;
 use crate::state::STATE_FILE;
-use crate::{pty, ReadyInfo, SimError, SimOptions};
+use crate::{pty, Presence, ReadyInfo, SimError, SimOptions};
+use boot::{BootReport, SwapProgress};
+use image::slots::Trailers;
 
 /// SMP net buffers when `--smp-buffers` is not given: (size, count).
 pub const DEFAULT_BUFFERS: (u32, u32) = (2048, 4);
@@ -55,15 +71,12 @@ pub fn parse_buffers(s: &str) -> Result<(u32, u32), String> {
     Ok((size, count))
 }
 
-/// An image held in a slot, as remembered in `state.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StoredImage {
-    pub len: u64,
-    /// Hex SHA-256 of the image file.
-    pub sha256: String,
-    /// "major.minor.revision[.build]" from the MCUboot header.
-    pub version: String,
-}
+/// Zephyr's `CONFIG_MCUMGR_GRP_OS_RESET_MS` default: the reset reply goes out, then the device reboots.
+pub const RESET_DELAY: Duration = Duration::from_millis(250);
+/// How long a reset keeps the device off the bus: MCUboot, then the USB CDC-ACM re-enumeration.
+pub const REBOOT_TIME: Duration = Duration::from_millis(600);
+/// How long closing the UART waits for the host to read the last bytes before discarding them.
+const HANGUP_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Everything the sensor remembers across power cycles.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -76,9 +89,12 @@ pub struct ZephyrState {
     pub event_seq: u64,
     #[serde(default)]
     pub boot_count: u64,
-    /// The complete image in slot 1 (`slot1.bin`); `None`: slot 1 is empty.
+    /// MCUboot's image trailers of slot 0 and slot 1 (on a real device, at the end of each slot).
     #[serde(default)]
-    pub slot1: Option<StoredImage>,
+    pub trailers: Trailers,
+    /// A swap the bootloader started and must finish at the next boot.
+    #[serde(default)]
+    pub swap: Option<SwapProgress>,
 }
 
 impl ZephyrState {
@@ -89,7 +105,8 @@ impl ZephyrState {
             last_port: None,
             event_seq: 0,
             boot_count: 0,
-            slot1: None,
+            trailers: Trailers::default(),
+            swap: None,
         }
     }
 }
@@ -111,14 +128,15 @@ pub fn save_state(dir: &Path, state: &ZephyrState) -> Result<(), SimError> {
     crate::state::save_json_atomically(dir, state)
 }
 
-/// Start a zephyr-sensor: state, PTY, the SMP task.
+/// Start a zephyr-sensor: state, the bootloader, PTY, the SMP task and the reset lifecycle. The receiver
+/// follows the device through its reboots (unplugged while it resets, plugged with its new port after).
 pub(crate) async fn start(
     opts: SimOptions,
-) -> Result<(ReadyInfo, Box<dyn std::any::Any + Send + Sync>), SimError> {
+) -> Result<(ReadyInfo, watch::Receiver<Presence>), SimError> {
     let model = opts.model.id();
     let dir = opts.state_dir.clone();
     fs::create_dir_all(&dir).map_err(|e| SimError::io(dir.display().to_string(), e))?;
-    let mut state = match load_state(&dir)? {
+    let state = match load_state(&dir)? {
         Some(s) if s.model != model => {
             return Err(SimError::WrongModel {
                 path: dir.join(STATE_FILE),
@@ -131,36 +149,151 @@ pub(crate) async fn start(
     };
     let events = EventLog::open(&dir, state.event_seq)?;
     let ip = opts.ip.unwrap_or_else(|| crate::default_ip(&state.serial));
-
-    // A re-plugged device shows up under a new port name: never reuse the previous path.
-    let mut pty = pty::open(opts.baud)?;
-    if state.last_port.as_deref() == Some(pty.path.as_str()) {
-        pty = pty::open(opts.baud)?;
-    }
-    state.last_port = Some(pty.path.clone());
-    state.boot_count += 1;
     let (buf_size, buf_count) = opts.smp_buffers.unwrap_or(DEFAULT_BUFFERS);
-    events.log(
-        "boot",
-        json!({"boot_count": state.boot_count, "buf_size": buf_size, "buf_count": buf_count}),
-    );
-    state.event_seq = events.seq();
-    save_state(&dir, &state)?;
-    let (writer, input) = pty::spawn_paced_io(&pty, opts.baud)?;
+    let mut server = smp::Server::new(dir.clone(), state, events, buf_size, buf_count)
+        .with_boot_key(opts.boot_key);
+    // Power on: the bootloader runs first (and finishes a swap a power cut interrupted).
+    let report = boot::run(&dir, &mut server.state, &server.boot_key, &server.events)?;
+    let server: Shared = Arc::new(Mutex::new(server));
+    let uart = Uart::bring_up(&server, opts.baud, &report)?;
     let info = ReadyInfo {
-        port: pty.path.clone(),
+        port: uart.port.clone(),
         model: model.into(),
-        serial: state.serial.clone(),
+        serial: lock(&server).state.serial.clone(),
         ip: ip.to_string(),
     };
-    let server: Shared = Arc::new(Mutex::new(smp::Server::new(
-        dir, state, events, buf_size, buf_count,
-    )));
-    net::on_boot(&server, ip).await?;
-    writer.send(BOOT_BANNER.as_bytes());
-    tokio::spawn(serve_uart(server, writer, input));
-    // Keep both PTY fds open for the life of the simulator.
-    Ok((info, Box::new(pty)))
+    on_boot(&server, ip).await?;
+    let (presence, presence_rx) = watch::channel(Presence::Plugged(info.clone()));
+    tokio::spawn(lifecycle(server, uart, opts.baud, ip, info.clone(), presence));
+    Ok((info, presence_rx))
+}
+
+/// Runs at every boot, first start included (before the simulator reports ready) and after every reset,
+/// once the console is up and the boot event is logged: the application boots ([`net::on_boot`]: RAM state
+/// reset, settings read, services started as the settings say).
+async fn on_boot(shared: &Shared, ip: std::net::Ipv4Addr) -> Result<(), SimError> {
+    tracing::debug!(boot_count = lock(shared).state.boot_count, "zephyr-sensor booted");
+    net::on_boot(shared, ip).await
+}
+
+/// Runs when a reset takes the device down: the console has just gone quiet, the bootloader runs next.
+/// Its network services stop (a powered-off device answers nothing).
+async fn on_shutdown(shared: &Shared) {
+    tracing::debug!(boot_count = lock(shared).state.boot_count, "zephyr-sensor going down");
+    net::on_shutdown(shared).await;
+}
+
+/// The console of one boot: its PTY, its I/O threads and the task answering SMP on it.
+struct Uart {
+    port: String,
+    pty: pty::Pty,
+    hangup: pty::Hangup,
+    task: JoinHandle<()>,
+    /// Notified when an OS reset was answered during this boot.
+    reset: Arc<Notify>,
+}
+
+impl Uart {
+    /// After the bootloader: a new PTY (never the previous boot's path), the boot event, the banner, and
+    /// the SMP task.
+    fn bring_up(server: &Shared, baud: u32, report: &BootReport) -> Result<Uart, SimError> {
+        let mut s = lock(server);
+        let mut pty = pty::open(baud)?;
+        if s.state.last_port.as_deref() == Some(pty.path.as_str()) {
+            pty = pty::open(baud)?;
+        }
+        s.state.last_port = Some(pty.path.clone());
+        s.state.boot_count += 1;
+        let active = report
+            .active
+            .map(|i| json!({"version": i.version.to_string(), "hash": hex::encode(i.hash)}));
+        let fields = json!({
+            "port": pty.path,
+            "boot_count": s.state.boot_count,
+            "active": active,
+            "confirmed": report.confirmed,
+            "swap": report.swap,
+            "refused": report.refused,
+            "boot_key": s.boot_key.kind().name(),
+            "buf_size": s.buf_size(),
+            "buf_count": s.buf_count(),
+        });
+        s.events.log("boot", fields);
+        s.state.event_seq = s.events.seq();
+        save_state(&s.dir, &s.state)?;
+        let reset = s.begin_boot();
+        drop(s);
+        let (writer, input, hangup) = pty::spawn_closable_io(&pty, baud)?;
+        writer.send(BOOT_BANNER.as_bytes());
+        let task = tokio::spawn(serve_uart(server.clone(), writer, input));
+        Ok(Uart {
+            port: pty.path.clone(),
+            pty,
+            hangup,
+            task,
+            reset,
+        })
+    }
+
+    /// The device goes down: no more answers, the queued output is written, the PTY is closed.
+    async fn shut_down(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let (hangup, pty) = (self.hangup, self.pty);
+        let _ = tokio::task::spawn_blocking(move || {
+            hangup.close(HANGUP_PATIENCE);
+            drop(pty);
+        })
+        .await;
+    }
+}
+
+/// Boot after boot: wait for an OS reset, go down, run the bootloader, come back on a new port.
+async fn lifecycle(
+    server: Shared,
+    mut uart: Uart,
+    baud: u32,
+    ip: std::net::Ipv4Addr,
+    info: ReadyInfo,
+    presence: watch::Sender<Presence>,
+) {
+    loop {
+        uart.reset.notified().await;
+        // Zephyr answers the reset request first and reboots CONFIG_MCUMGR_GRP_OS_RESET_MS later.
+        tokio::time::sleep(RESET_DELAY).await;
+        presence.send_replace(Presence::Unplugged);
+        uart.shut_down().await;
+        on_shutdown(&server).await;
+        let down = Instant::now();
+        let booted = {
+            let mut s = lock(&server);
+            let s = &mut *s;
+            boot::run(&s.dir, &mut s.state, &s.boot_key, &s.events)
+        };
+        let report = match booted {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!("zephyr-sensor bootloader failed, the device stays off: {e}");
+                return;
+            }
+        };
+        // The bootloader and the USB re-enumeration take time on a real device.
+        tokio::time::sleep(REBOOT_TIME.saturating_sub(down.elapsed())).await;
+        uart = match Uart::bring_up(&server, baud, &report) {
+            Ok(uart) => uart,
+            Err(e) => {
+                tracing::error!("zephyr-sensor console did not come back: {e}");
+                return;
+            }
+        };
+        if let Err(e) = on_boot(&server, ip).await {
+            tracing::error!("zephyr-sensor application did not come up: {e}");
+        }
+        presence.send_replace(Presence::Plugged(ReadyInfo {
+            port: uart.port.clone(),
+            ..info.clone()
+        }));
+    }
 }
 
 /// The SMP server, shared by every transport that reaches it (the console UART now; SMP over UDP and a
@@ -183,7 +316,7 @@ async fn serve_uart(server: Shared, writer: pty::PacedWriter, mut input: mpsc::R
         while let Some(result) = decoder.next_packet() {
             match result {
                 Ok(packet) => {
-                    if let Some(reply) = net::answer(&server, &packet).await {
+                    for reply in net::answer(&server, &packet).await {
                         writer.send(&encode(&reply, MAX_LINE));
                     }
                 }

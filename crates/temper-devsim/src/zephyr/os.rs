@@ -1,7 +1,12 @@
 //! OS management group (0) of the zephyr-sensor (Zephyr `os_mgmt.c`): echo (0/0), datetime (0/4, the device
 //! clock of [`super::clock`]: read → `{"datetime"}`, write `{"datetime"}` → `{}`, a string of another form →
-//! `{"rc": 3}`), MCUmgr parameters (0/6) and application info (0/7, [`app_info`]). Anything else in the group
-//! is left to the caller (`None`: ENOTSUP).
+//! `{"rc": 3}`), reset (0/5), MCUmgr parameters (0/6), application info (0/7, [`app_info`]) and bootloader
+//! info (0/8). Anything else in the group is left to the caller (`None`: ENOTSUP).
+//!
+//! Reset answers `{}` (whatever `force`/`boot_mode` say) and asks the device to reboot; the device does so
+//! [`super::RESET_DELAY`] later (`CONFIG_MCUMGR_GRP_OS_RESET_MS`). Bootloader info answers
+//! `{"bootloader": "MCUboot"}`, `{"mode": 3}` (swap without scratch, i.e. swap-using-move) to the query
+//! `mode`, and `{"rc": 3}` to any other query (os_mgmt returns its QUERY_YIELDS_NO_ANSWER code directly).
 
 use ciborium::Value as Cbor;
 use serde_json::{json, Value};
@@ -10,6 +15,11 @@ use temper_core::proto::smp::messages::{EchoResponse, McumgrParamsResponse, GROU
 
 use super::cbor::{encode, Map};
 use super::smp::{cbor, from_cbor, group_err, rc_body, Server, RC_EINVAL};
+
+/// MCUboot mode reported by bootloader info: 3 = swap without scratch (swap-using-move).
+pub const MCUBOOT_MODE_SWAP_USING_MOVE: u8 = 3;
+/// `OS_MGMT_ERR_QUERY_YIELDS_NO_ANSWER`, returned as an SMP-level rc.
+const OS_QUERY_YIELDS_NO_ANSWER: u64 = 3;
 
 /// The reply body to an OS-group request, or `None` when the command is not supported.
 pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Option<Vec<u8>> {
@@ -67,6 +77,25 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
                     None => group_err(header.version, GROUP_OS, OS_ERR_INVALID_FORMAT, RC_EINVAL),
                 },
                 Err(_) => rc_body(RC_EINVAL),
+            })
+        }
+        (5, Op::Write) => {
+            log(server);
+            server.events.log(
+                "reset",
+                json!({ "delay_ms": super::RESET_DELAY.as_millis() as u64 }),
+            );
+            server.request_reset();
+            Some(cbor(&json!({})))
+        }
+        (8, Op::Read) => {
+            log(server);
+            let query = from_cbor::<Value>(payload)
+                .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_owned));
+            Some(match query.as_deref() {
+                None => cbor(&json!({ "bootloader": "MCUboot" })),
+                Some("mode") => cbor(&json!({ "mode": MCUBOOT_MODE_SWAP_USING_MOVE })),
+                Some(_) => rc_body(OS_QUERY_YIELDS_NO_ANSWER),
             })
         }
         (6, Op::Read) => {

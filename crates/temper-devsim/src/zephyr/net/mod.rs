@@ -150,6 +150,14 @@ pub(crate) async fn on_boot(shared: &Shared, ip: Ipv4Addr) -> Result<(), SimErro
     start_wanted(shared)
 }
 
+/// The device goes down (reset): every service stops.
+pub(crate) async fn on_shutdown(shared: &Shared) {
+    let gate = lock(shared).app.services.gate.clone();
+    let _one_at_a_time = gate.lock().await;
+    let stopping = std::mem::take(&mut lock(shared).app.services.running);
+    stop_all(shared, stopping).await;
+}
+
 /// Applies a settings commit, if one is pending: the HTTP admin takes the password, services turned off stop
 /// (awaited), services turned on start. Errors are logged (`service_error`), the device goes on.
 pub(crate) async fn settle(shared: &Shared) {
@@ -214,22 +222,25 @@ fn start_wanted(shared: &Shared) -> Result<(), SimError> {
     Ok(())
 }
 
-/// Answers one SMP packet from any transport: the server's reply, after running a deferred `mqtt connect`
-/// and applying a settings commit. `None`: dropped with no reply.
-pub(crate) async fn answer(shared: &Shared, packet: &[u8]) -> Option<Vec<u8>> {
-    let (reply, deferred) = {
+/// Answers one SMP packet (one or more requests) from any transport: the server's replies, after running a
+/// deferred `mqtt connect` (its placeholder reply replaced by the real one) and applying a settings commit.
+/// Empty: dropped with no reply.
+pub(crate) async fn answer(shared: &Shared, packet: &[u8]) -> Vec<Vec<u8>> {
+    let (mut replies, deferred) = {
         let mut server = lock(shared);
-        let reply = server.handle(packet);
-        (reply, server.app.deferred.take())
+        let replies = server.handle(packet);
+        (replies, server.app.deferred.take())
     };
-    let reply = match deferred {
-        Some(Deferred { header, job }) => {
-            let out = super::mqtt::connect(shared, job).await;
-            let body = super::shell::exec_reply(&lock(shared), &out);
-            Some(super::smp::reply(header, body))
+    if let Some(Deferred { header, job }) = deferred {
+        let out = super::mqtt::connect(shared, job).await;
+        let body = super::shell::exec_reply(&lock(shared), &out);
+        let real = super::smp::reply(header, body);
+        let placeholder = replies.iter_mut().find(|r| r.get(4..8) == real.get(4..8));
+        match placeholder {
+            Some(slot) => *slot = real,
+            None => replies.push(real),
         }
-        None => reply,
-    };
+    }
     settle(shared).await;
-    reply
+    replies
 }

@@ -28,7 +28,7 @@ pub(crate) async fn serve(shared: Shared, sock: UdpSocket, stop: Arc<AtomicBool>
             ));
             continue;
         }
-        if let Some(reply) = answer(&shared, &buf[..n]).await {
+        for reply in answer(&shared, &buf[..n]).await {
             if let Err(e) = sock.send_to(&reply, peer).await {
                 tracing::warn!("SMP over UDP reply to {peer}: {e}");
             }
