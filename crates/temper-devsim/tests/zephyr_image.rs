@@ -30,7 +30,7 @@ async fn smpmgr_upgrade_tests_the_image_and_a_confirm_keeps_it() {
     let bus = tmp.path().join("bus");
     let sim = spawn(
         &tmp.path().join("state"),
-        "127.78.0.1",
+        "127.79.0.1",
         &["--usb-bus", bus.to_str().unwrap()],
     );
     let first = next_boot(&sim, 0);
@@ -142,7 +142,7 @@ async fn unconfirmed_test_image_is_reverted_at_the_next_reset() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = spawn(
         &tmp.path().join("state"),
-        "127.78.0.2",
+        "127.79.0.2",
         &["--boot-key", "ed25519"],
     );
     let factory = next_boot(&sim, 0)["active"].clone();
@@ -182,7 +182,7 @@ async fn unconfirmed_test_image_is_reverted_at_the_next_reset() {
 #[tokio::test]
 async fn image_signed_by_another_key_is_refused_at_boot() {
     let tmp = tempfile::tempdir().unwrap();
-    let sim = spawn(&tmp.path().join("state"), "127.78.0.3", &[]);
+    let sim = spawn(&tmp.path().join("state"), "127.79.0.3", &[]);
     let other = tmp.path().join("other-key.pem");
     run_tool(
         "imgtool",
@@ -222,7 +222,7 @@ async fn image_signed_by_another_key_is_refused_at_boot() {
 async fn power_cycle_while_a_swap_is_due() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("state");
-    let mut sim = spawn(&dir, "127.78.0.4", &[]);
+    let mut sim = spawn(&dir, "127.79.0.4", &[]);
     let (file, hash) = signed_image(
         tmp.path(),
         &data("zephyr-boot-ecdsa-p256.pem"),
@@ -242,7 +242,7 @@ async fn power_cycle_while_a_swap_is_due() {
 
     let seq = last_seq(&sim);
     sim.kill();
-    let mut sim = spawn(&dir, "127.78.0.4", &[]);
+    let mut sim = spawn(&dir, "127.79.0.4", &[]);
     let boot = next_boot(&sim, seq);
     assert_eq!(
         str_of(&boot["port"]),
@@ -266,7 +266,7 @@ async fn power_cycle_while_a_swap_is_due() {
 
     let seq = last_seq(&sim);
     sim.kill();
-    let sim = spawn(&dir, "127.78.0.4", &[]);
+    let sim = spawn(&dir, "127.79.0.4", &[]);
     let boot = next_boot(&sim, seq);
     assert_eq!(boot["swap"], "revert", "a power cut is a reset: {boot}");
     assert_eq!(str_of(&boot["active"]["version"]), "1.0.0");
@@ -282,7 +282,7 @@ async fn power_cycle_while_a_swap_is_due() {
 #[tokio::test]
 async fn reset_mid_upload_restarts_from_zero_on_the_new_port() {
     let tmp = tempfile::tempdir().unwrap();
-    let sim = spawn(&tmp.path().join("state"), "127.78.0.5", &[]);
+    let sim = spawn(&tmp.path().join("state"), "127.79.0.5", &[]);
     let (file, hash) = signed_image(
         tmp.path(),
         &data("zephyr-boot-ecdsa-p256.pem"),
@@ -378,7 +378,7 @@ async fn reset_mid_upload_restarts_from_zero_on_the_new_port() {
 /// key: the simulator's image writer agrees with MCUboot's own tool.
 #[test]
 fn factory_image_passes_imgtool_verify() {
-    for (key, ip) in [("ecdsa-p256", "127.78.0.8"), ("ed25519", "127.78.0.9")] {
+    for (key, ip) in [("ecdsa-p256", "127.79.0.8"), ("ed25519", "127.79.0.9")] {
         let tmp = tempfile::tempdir().unwrap();
         let sim = spawn(tmp.path(), ip, &["--boot-key", key]);
         let slot0 = tmp.path().join("slot0.bin");

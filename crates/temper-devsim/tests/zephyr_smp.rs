@@ -210,7 +210,7 @@ async fn upload_in_order_out_of_order_and_persisted() {
 
     // Power cycle: same serial, slot 1 still holds the image.
     sim.kill();
-    let sim = spawn(dir.path(), "127.77.0.2", &[]);
+    let sim = spawn(dir.path(), "127.77.0.9", &[]);
     assert_eq!(sim.info.serial, serial);
     let mut host = Host::open(&sim.info.port);
     let (_, state) = host.call(&ImageStateRead {}, SmpVersion::V2, 9).await;

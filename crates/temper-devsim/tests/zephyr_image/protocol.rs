@@ -22,7 +22,7 @@ fn group_rc<T: std::fmt::Debug>(r: Result<T, SmpClientError>) -> u64 {
 #[tokio::test]
 async fn state_write_erase_and_bootloader_info_follow_zephyr() {
     let tmp = tempfile::tempdir().unwrap();
-    let sim = spawn(&tmp.path().join("state"), "127.78.0.6", &[]);
+    let sim = spawn(&tmp.path().join("state"), "127.79.0.6", &[]);
     let mut c = client(&sim.info.port);
     let info = c.request(&BootloaderInfo(map(vec![]))).await.unwrap();
     assert_eq!(
@@ -146,7 +146,7 @@ async fn several_requests_in_one_packet() {
     use tokio_serial::SerialPortBuilderExt;
 
     let tmp = tempfile::tempdir().unwrap();
-    let sim = spawn(&tmp.path().join("state"), "127.78.0.7", &[]);
+    let sim = spawn(&tmp.path().join("state"), "127.79.0.7", &[]);
     let mut port = tokio_serial::new(&sim.info.port, 921_600)
         .open_native_async()
         .expect("open the port");
