@@ -3,6 +3,7 @@
 use crate::checks::CheckError;
 use crate::inventory::InventoryError;
 use crate::proto::console::ConsoleError;
+use crate::proto::smp::client::SmpClientError;
 
 /// Why a plan stopped. Each message says what to do; a re-run resumes where the plan stopped.
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +11,9 @@ pub enum PlanError {
     /// The console driver failed (timeouts, link closed...).
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    /// The SMP driver failed (timeouts, link closed, an error the device answered...).
+    #[error("SMP (MCUmgr): {0}")]
+    Smp(#[from] SmpClientError),
     /// The inventory failed.
     #[error(transparent)]
     Inventory(#[from] InventoryError),

@@ -14,6 +14,7 @@ mod error;
 mod renew;
 mod report;
 mod session;
+mod smp_session;
 mod steps;
 
 use std::net::IpAddr;

@@ -1,17 +1,20 @@
-//! The device session a plan runs on, whatever driver the profile names: a logged-in console, or (later in
-//! this module) an SMP link. Steps that only need "run this command, give me its output" call
+//! The device session a plan runs on, whatever driver the profile names: a logged-in console, or an SMP
+//! link ([`SmpSession`]). Steps that only need "run this command, give me its output" call
 //! [`DeviceSession::run`]; steps that need a driver's own operations ask for it with
 //! [`DeviceSession::console`] and get a [`PlanError::ProfileIncomplete`]-style error on the other driver.
 
 use crate::proto::console::ConsoleSession;
 use crate::Secret;
 
+use super::smp_session::SmpSession;
 use super::PlanError;
 
 /// A session on the device being commissioned.
 pub(crate) enum DeviceSession {
     /// A logged-in serial console.
     Console(ConsoleSession),
+    /// An MCUmgr (SMP) link.
+    Smp(Box<SmpSession>),
 }
 
 impl DeviceSession {
@@ -19,6 +22,7 @@ impl DeviceSession {
     pub async fn run(&mut self, command: &str) -> Result<String, PlanError> {
         match self {
             DeviceSession::Console(console) => Ok(console.run(command).await?),
+            DeviceSession::Smp(smp) => smp.run(command).await,
         }
     }
 
@@ -26,6 +30,7 @@ impl DeviceSession {
     pub async fn run_secret(&mut self, line: &Secret) -> Result<String, PlanError> {
         match self {
             DeviceSession::Console(console) => Ok(console.run_secret(line).await?),
+            DeviceSession::Smp(smp) => smp.run_secret(line).await,
         }
     }
 
@@ -45,25 +50,31 @@ impl DeviceSession {
                 tracing::trace!(what, "console operation");
                 Ok(console)
             }
+            DeviceSession::Smp(_) => Err(PlanError::DeviceIncompatible(format!(
+                "{what} needs a login console, but this device is driven over SMP (MCUmgr); check the profile"
+            ))),
         }
     }
 
     /// Writes a secret to an SMP setting and commits it (SMP only); the value is never logged.
     pub async fn write_secret_setting(&mut self, name: &str, value: &Secret) -> Result<(), PlanError> {
-        let _ = value;
         match self {
             DeviceSession::Console(_) => Err(smp_only(name)),
+            DeviceSession::Smp(smp) => {
+                smp.write_setting(name, value.expose().as_bytes()).await?;
+                smp.commit_settings().await
+            }
         }
     }
 
     /// Sets the device clock to `unix` (UTC) with the SMP OS group's datetime command and reads it back
     /// (SMP only); returns the device's time as Unix seconds.
     pub async fn set_clock_smp(&mut self, unix: u64) -> Result<u64, PlanError> {
-        let _ = unix;
         match self {
             DeviceSession::Console(_) => Err(PlanError::DeviceIncompatible(
                 "the clock is set over SMP, but this device is driven through its console".into(),
             )),
+            DeviceSession::Smp(smp) => smp.set_clock(unix).await,
         }
     }
 
@@ -71,14 +82,15 @@ impl DeviceSession {
     pub async fn read_setting(&mut self, name: &str) -> Result<Option<Vec<u8>>, PlanError> {
         match self {
             DeviceSession::Console(_) => Err(smp_only(name)),
+            DeviceSession::Smp(smp) => smp.read_setting(name).await,
         }
     }
 
     /// Writes an SMP setting (SMP only). Not for secrets: see [`DeviceSession::write_secret_setting`].
     pub async fn write_setting(&mut self, name: &str, value: &[u8]) -> Result<(), PlanError> {
-        let _ = value;
         match self {
             DeviceSession::Console(_) => Err(smp_only(name)),
+            DeviceSession::Smp(smp) => smp.write_setting(name, value).await,
         }
     }
 
@@ -86,6 +98,7 @@ impl DeviceSession {
     pub async fn delete_setting(&mut self, name: &str) -> Result<(), PlanError> {
         match self {
             DeviceSession::Console(_) => Err(smp_only(name)),
+            DeviceSession::Smp(smp) => smp.delete_setting(name).await,
         }
     }
 
@@ -93,6 +106,7 @@ impl DeviceSession {
     pub async fn commit_settings(&mut self) -> Result<(), PlanError> {
         match self {
             DeviceSession::Console(_) => Err(smp_only("commit")),
+            DeviceSession::Smp(smp) => smp.commit_settings().await,
         }
     }
 
@@ -100,6 +114,8 @@ impl DeviceSession {
     pub async fn close(&mut self) -> Result<(), PlanError> {
         match self {
             DeviceSession::Console(console) => Ok(console.logout().await?),
+            // Nothing to log out of.
+            DeviceSession::Smp(_) => Ok(()),
         }
     }
 }

@@ -44,3 +44,22 @@ pub trait Link: Send {
     /// A human-readable name of the link, such as the port path.
     fn describe(&self) -> String;
 }
+
+#[async_trait]
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn max_send(&self) -> Option<usize> {
+        (**self).max_send()
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        (**self).send(bytes).await
+    }
+
+    async fn recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TransportError> {
+        (**self).recv(buf).await
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}

@@ -1,4 +1,9 @@
-//! Identify: log in on the console and read model, firmware, serial and address from the device.
+//! Identify: open the device (log in on its console, or reach its SMP server) and read model, firmware, serial
+//! and address from it.
+//!
+//! The driver comes from the profiles: console profiles are tried first (the console is woken); when none is
+//! given, or the device shows no console prompt and an SMP profile is given, the link is driven over SMP (an
+//! echo first, then the identity commands through the shell group; an SMP transport has no login).
 //!
 //! The device is keyed by the serial it reports, never by the port path. Logging in needs a credential before
 //! the serial is known, so Temper tries, in order: the pending and current credentials of devices of this model
@@ -12,9 +17,11 @@ use crate::inventory::audit::{AuditAction, NewAuditEvent};
 use crate::inventory::{DeviceRecord, HardenedState, Inventory};
 use crate::plan::context::{now, Opened, Run};
 use crate::plan::session::DeviceSession;
+use crate::plan::smp_session::SmpSession;
 use crate::plan::{CommissionOptions, PlanError};
-use crate::profile::{CredentialKind, CredentialStore, Profile};
+use crate::profile::{CredentialKind, CredentialStore, Profile, SmpSpec};
 use crate::proto::console::{ConsoleSession, ConsoleState, LoginOutcome};
+use crate::proto::smp::client::SmpClient;
 use crate::transport::Link;
 use crate::Secret;
 
@@ -30,16 +37,22 @@ pub(crate) async fn run<'i, 'e>(
     events(&Event::StepStarted {
         step: StepId::Identify,
     });
-    let Some(console) = options.profiles.iter().find_map(|p| p.console.clone()) else {
+    if options.profiles.is_empty() {
         return Err(PlanError::DeviceIncompatible("no profile was given".into()));
-    };
-    let mut session = ConsoleSession::new(link, console);
-    if session.wake().await? == ConsoleState::Shell {
-        // A session someone left open: log out so the login below tells which credential the device has.
-        session.logout().await?;
     }
-    let (logged_in, password) = log_in(&mut session, &options.profiles, &*inventory).await?;
-    let (profile, serial, model) = recognise(&mut session, &logged_in, &options.profiles).await?;
+    let (mut session, logged_in, password) = open(link, options, &*inventory).await?;
+    let candidates: Vec<Profile> = match &logged_in {
+        Some(profile) => vec![profile.clone()],
+        None => Vec::new(),
+    };
+    let smp = matches!(session, DeviceSession::Smp(_));
+    let profiles: Vec<&Profile> = candidates
+        .iter()
+        .chain(options.profiles.iter().filter(|p| {
+            Some(&p.id) != logged_in.as_ref().map(|l| &l.id) && (p.smp.is_some() == smp)
+        }))
+        .collect();
+    let (profile, serial, model) = recognise(&mut session, &profiles).await?;
     let firmware = read_firmware(&mut session, &profile).await?;
     let address = match options.address {
         Some(address) => address,
@@ -80,16 +93,59 @@ pub(crate) async fn run<'i, 'e>(
     });
     let port = options.port.clone();
     let opened = Opened {
-        session: DeviceSession::Console(session),
+        session,
         profile,
         device,
         address,
         port,
-        console_password: Some(password),
+        console_password: password,
     };
     let mut run = Run::new(opened, inventory, events);
     run.end(StepId::Identify, Ok(StepOutcome::Done))?;
     Ok(run)
+}
+
+/// Opens the device with the driver its profiles name: the session, and for a console the profile whose
+/// credential logged in and the password.
+async fn open(
+    link: Box<dyn Link>,
+    options: &CommissionOptions,
+    inventory: &dyn Inventory,
+) -> Result<(DeviceSession, Option<Profile>, Option<Secret>), PlanError> {
+    let smp_spec = options.profiles.iter().find_map(|p| p.smp.clone());
+    let Some(console) = options.profiles.iter().find_map(|p| p.console.clone()) else {
+        let spec = smp_spec.expect("a profile has a console or an SMP section (validated)");
+        return Ok((open_smp(link, &spec).await?, None, None));
+    };
+    let mut session = ConsoleSession::new(link, console);
+    match session.wake().await {
+        Ok(ConsoleState::Shell) => {
+            // A session someone left open: log out so the login below tells which credential the device has.
+            session.logout().await?;
+        }
+        Ok(_) => {}
+        Err(e) => match smp_spec {
+            Some(spec) => {
+                tracing::info!("no console prompt ({e}); trying SMP");
+                return Ok((open_smp(session.into_link(), &spec).await?, None, None));
+            }
+            None => return Err(e.into()),
+        },
+    }
+    let (logged_in, password) = log_in(&mut session, &options.profiles, inventory).await?;
+    Ok((
+        DeviceSession::Console(session),
+        Some(logged_in),
+        Some(password),
+    ))
+}
+
+/// An SMP session on `link`, once the device has answered an echo.
+async fn open_smp(link: Box<dyn Link>, spec: &SmpSpec) -> Result<DeviceSession, PlanError> {
+    let client = SmpClient::new(link).with_timeout(spec.timeout);
+    let mut smp = SmpSession::new(client, spec.command_timeout);
+    smp.echo().await?;
+    Ok(DeviceSession::Smp(Box::new(smp)))
 }
 
 /// The profile's console-login credential store.
@@ -175,16 +231,15 @@ fn candidates(
     Ok(unique)
 }
 
-/// Reads the identity and picks the profile whose model and serial patterns match it: the profile that
-/// logged in first, then the others in order (models of one vendor often share their console and defaults).
+/// Reads the identity and picks the profile whose model and serial patterns match it, in the order given
+/// (for a console, the profile that logged in first: models of one vendor often share their console and
+/// defaults).
 async fn recognise(
-    session: &mut ConsoleSession,
-    logged_in: &Profile,
-    profiles: &[Profile],
+    session: &mut DeviceSession,
+    profiles: &[&Profile],
 ) -> Result<(Profile, String, String), PlanError> {
     let mut outputs: Vec<(String, String)> = Vec::new();
-    let order = std::iter::once(logged_in).chain(profiles.iter().filter(|p| p.id != logged_in.id));
-    for profile in order {
+    for &profile in profiles {
         let recognition = &profile.recognition;
         let command = &recognition.identity_command;
         let output = match outputs.iter().find(|(c, _)| c == command) {
@@ -204,7 +259,7 @@ async fn recognise(
             group(&recognition.serial_pattern, "serial"),
             group(&recognition.model_pattern, "model"),
         ) {
-            return Ok((profile.clone(), serial, model));
+            return Ok(((*profile).clone(), serial, model));
         }
     }
     let first = outputs
@@ -219,7 +274,7 @@ async fn recognise(
 }
 
 async fn read_firmware(
-    session: &mut ConsoleSession,
+    session: &mut DeviceSession,
     profile: &Profile,
 ) -> Result<String, PlanError> {
     let recognition = &profile.recognition;
@@ -238,7 +293,7 @@ async fn read_firmware(
 }
 
 async fn read_address(
-    session: &mut ConsoleSession,
+    session: &mut DeviceSession,
     profile: &Profile,
 ) -> Result<IpAddr, PlanError> {
     let output = session.run(&profile.address.command).await?;

@@ -76,6 +76,11 @@ impl ConsoleSession {
         }
     }
 
+    /// The link back, for another driver (a device that did not answer as a console).
+    pub fn into_link(self) -> Box<dyn Link> {
+        self.link
+    }
+
     /// Where the console is believed to be; `None` until [`ConsoleSession::wake`] or after an error.
     pub fn state(&self) -> Option<ConsoleState> {
         self.at
