@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 
 use super::{shown, ssdp};
+use crate::proto::smp::header::{Header, SmpVersion};
+use crate::proto::smp::messages::{answers, decode_response, encode_request, Echo};
 
 /// TFTP read request for a file that should not exist; any DATA, ERROR or OACK proves a TFTP server.
 const TFTP_FILE: &[u8] = b"temper-probe";
@@ -18,6 +20,8 @@ pub(crate) enum UdpProbe {
     Ssdp,
     Mdns { id: u16 },
     Coap { message_id: u16, token: [u8; 2] },
+    /// MCUmgr SMP over UDP (Zephyr's port 1337): an OS echo; any SMP reply to it (an error too) proves it.
+    Smp { seq: u8 },
     Generic,
 }
 
@@ -35,6 +39,9 @@ impl UdpProbe {
                 message_id: rand::random(),
                 token: rand::random(),
             },
+            SMP_UDP_PORT => UdpProbe::Smp {
+                seq: rand::random(),
+            },
             _ => UdpProbe::Generic,
         }
     }
@@ -47,6 +54,7 @@ impl UdpProbe {
             UdpProbe::Ssdp => "ssdp",
             UdpProbe::Mdns { .. } => "mdns",
             UdpProbe::Coap { .. } => "coap",
+            UdpProbe::Smp { .. } => "smp",
             UdpProbe::Generic => "unknown",
         }
     }
@@ -59,6 +67,13 @@ impl UdpProbe {
             UdpProbe::Ssdp => ssdp::msearch_request(ip, 1).into_bytes(),
             UdpProbe::Mdns { id } => mdns_query(*id),
             UdpProbe::Coap { message_id, token } => coap_get_core(*message_id, *token),
+            UdpProbe::Smp { seq } => encode_request(
+                &Echo {
+                    text: SMP_ECHO.into(),
+                },
+                SmpVersion::V1,
+                *seq,
+            ),
             UdpProbe::Generic => Vec::new(),
         }
     }
@@ -71,9 +86,30 @@ impl UdpProbe {
             UdpProbe::Ssdp => ssdp::parse_answer(reply).map(|a| a.describe()),
             UdpProbe::Mdns { id } => parse_mdns(reply, *id),
             UdpProbe::Coap { message_id, token } => parse_coap(reply, *message_id, *token),
+            UdpProbe::Smp { seq } => parse_smp_echo(reply, *seq),
             UdpProbe::Generic => Some(format!("{}-byte reply to an empty datagram", reply.len())),
         }
     }
+}
+
+/// Zephyr's MCUmgr UDP port (CONFIG_MCUMGR_TRANSPORT_UDP_PORT).
+const SMP_UDP_PORT: u16 = 1337;
+/// What the SMP probe asks the device to echo.
+const SMP_ECHO: &str = "temper-probe";
+
+/// An SMP reply to our OS echo: the echoed text, or the error the device answered (unauthenticated either way).
+fn parse_smp_echo(reply: &[u8], seq: u8) -> Option<String> {
+    let header = Header::parse(reply).ok()?;
+    if !answers::<Echo>(&header, seq) {
+        return None;
+    }
+    Some(match decode_response::<Echo>(reply, seq) {
+        Ok(echo) => format!(
+            "MCUmgr SMP answered an OS echo ({:?}) with no authentication",
+            shown(echo.text.as_bytes(), 40)
+        ),
+        Err(e) => format!("MCUmgr SMP answered an OS echo with an error ({e})"),
+    })
 }
 
 fn parse_tftp(reply: &[u8]) -> Option<String> {
@@ -262,6 +298,39 @@ fn parse_coap(reply: &[u8], message_id: u16, token: [u8; 2]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An OS echo reply packet with sequence number `seq`.
+    fn smp_echo_reply(seq: u8, body: &serde_json::Value) -> Vec<u8> {
+        let payload = crate::proto::smp::messages::to_cbor(body);
+        let header = Header {
+            version: SmpVersion::V1,
+            op: crate::proto::smp::header::Op::Write.response(),
+            flags: 0,
+            len: payload.len() as u16,
+            group: 0,
+            seq,
+            id: 0,
+        };
+        [&header.to_bytes()[..], &payload].concat()
+    }
+
+    #[test]
+    fn smp_probe_is_an_echo_and_needs_its_sequence_number() {
+        let probe = UdpProbe::for_port(1337);
+        let UdpProbe::Smp { seq } = probe else {
+            panic!("port 1337 gets the SMP probe");
+        };
+        let request = probe.request("127.0.0.1".parse().unwrap());
+        let header = Header::parse(&request).unwrap();
+        assert_eq!((header.group, header.id, header.seq), (0, 0, seq));
+        let ok = smp_echo_reply(seq, &serde_json::json!({"r": SMP_ECHO}));
+        assert!(probe.parse(&ok).unwrap().contains("no authentication"));
+        let refused = smp_echo_reply(seq, &serde_json::json!({"rc": 8}));
+        assert!(probe.parse(&refused).unwrap().contains("error"));
+        let stale = smp_echo_reply(seq.wrapping_add(1), &serde_json::json!({"r": SMP_ECHO}));
+        assert_eq!(probe.parse(&stale), None);
+        assert_eq!(probe.parse(b"\x01garbage"), None);
+    }
 
     #[test]
     fn snmp_request_is_the_textbook_encoding() {
