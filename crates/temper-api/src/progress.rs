@@ -217,6 +217,7 @@ fn cert_stage(stage: CertStage) -> &'static str {
         CertStage::Installed => "The device installed its certificate…",
         CertStage::Switched => "The device now uses its own certificate; checking it from outside…",
         CertStage::Active => "The device's certificate is verified.",
+        CertStage::EndpointPointed => "The device is connecting to Temper to show its certificate…",
     }
 }
 

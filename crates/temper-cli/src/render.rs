@@ -74,6 +74,9 @@ impl Renderer {
                     CertStage::Installed => "installed on the device (fingerprint read back)",
                     CertStage::Switched => "the TLS service switched to it",
                     CertStage::Active => "verified from outside: active",
+                    CertStage::EndpointPointed => {
+                        "the device points at Temper's endpoint for one connection"
+                    }
                 };
                 match fingerprint {
                     Some(fp) => {

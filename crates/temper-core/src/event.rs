@@ -120,6 +120,9 @@ pub enum CertStage {
     Switched,
     /// Verified from outside and marked active in the inventory.
     Active,
+    /// A TLS client's endpoint setting points at Temper's verification endpoint for one connection (the
+    /// site's value is kept in the inventory until it is written back and read back).
+    EndpointPointed,
 }
 
 impl CertStage {
@@ -133,6 +136,7 @@ impl CertStage {
             CertStage::Installed => "installed",
             CertStage::Switched => "switched",
             CertStage::Active => "active",
+            CertStage::EndpointPointed => "endpoint-pointed",
         }
     }
 }

@@ -77,7 +77,7 @@ mod tests {
     fn usb_ids_match_the_shipped_profiles() {
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../provisioning-profiles");
-        for model in [Model::Ipcam, Model::IpcamPro] {
+        for model in [Model::Ipcam, Model::IpcamPro, Model::ZephyrSensor] {
             let profile =
                 temper_core::profile::Profile::load(&dir.join(format!("{}.toml", model.id())))
                     .expect("shipped profile");

@@ -74,7 +74,11 @@ impl Cmd {
         if let (Some(serial), false) = (&self.device, globals.json) {
             eprintln!("Device {serial} is on {port}.");
         }
-        let profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        let mut profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        if self.profile.is_none() {
+            // The USB id tells the model family before a byte is sent (and so which driver to speak).
+            profiles = super::devices::narrow_by_usb(&self.bus, &port, profiles);
+        }
         let profiles = with_cert_key(profiles, self.cert_key.as_deref())?;
         let mut inventory = super::open_inventory(globals)?;
         let baud = self.baud.unwrap_or(profiles[0].baud);

@@ -51,6 +51,30 @@ impl BusArgs {
     }
 }
 
+impl BusArgs {
+    /// The attached device on `port`, when discovery sees it (a port not found is not an error: the plan
+    /// recognises the device by talking to it).
+    pub fn attached_on(&self, port: &str) -> Option<AttachedDevice> {
+        let devices = self.discovery().0.scan().ok()?;
+        devices.into_iter().find(|d| d.port() == Some(port))
+    }
+}
+
+/// `profiles` narrowed to those whose USB ids match the device on `port`; all of them when discovery does
+/// not see the port or no profile lists its USB id.
+pub fn narrow_by_usb(bus: &BusArgs, port: &str, profiles: Vec<Profile>) -> Vec<Profile> {
+    let Some(device) = bus.attached_on(port) else {
+        return profiles;
+    };
+    let ProfileMatch::Recognised { candidates, .. } = recognise(&device, &profiles) else {
+        return profiles;
+    };
+    profiles
+        .into_iter()
+        .filter(|p| candidates.contains(&p.id))
+        .collect()
+}
+
 fn failure(e: DiscoveryError) -> Failure {
     Failure::new(exit::FAILED, e)
 }

@@ -105,7 +105,7 @@ fn parse_smp_echo(reply: &[u8], seq: u8) -> Option<String> {
     }
     Some(match decode_response::<Echo>(reply, seq) {
         Ok(echo) => format!(
-            "MCUmgr SMP answered an OS echo ({:?}) with no authentication",
+            "MCUmgr SMP answered an OS echo ({}) with no authentication",
             shown(echo.text.as_bytes(), 40)
         ),
         Err(e) => format!("MCUmgr SMP answered an OS echo with an error ({e})"),

@@ -33,13 +33,13 @@ pub(crate) async fn device_status(
 ) -> Result<DeviceStatus, PlanError> {
     let out = run.session.run(&spec.status_command).await?;
     let read = |re: &regex::Regex, group: &str, what: &str| -> Result<Option<String>, PlanError> {
-        let value = re
-            .captures(&out)
-            .and_then(|c| c.name(group))
-            .map(|m| m.as_str().to_string())
-            .ok_or_else(|| {
-                PlanError::DeviceMisbehaved(format!("`{}` did not say {what}", spec.status_command))
-            })?;
+        let caps = re.captures(&out).ok_or_else(|| {
+            PlanError::DeviceMisbehaved(format!("`{}` did not say {what}", spec.status_command))
+        })?;
+        // A pattern that matched without the group (a listing's end, where nothing was listed) says "none".
+        let Some(value) = caps.name(group).map(|m| m.as_str().to_string()) else {
+            return Ok(None);
+        };
         if value.eq_ignore_ascii_case("none") {
             return Ok(None);
         }

@@ -25,6 +25,9 @@ pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<(), PlanError> {
     let Some(spec) = run.profile.certificate.clone() else {
         return Ok(());
     };
+    if spec.client_check.is_some() {
+        client_check(run, &spec).await?;
+    }
     let Some(port) = run.profile.tls_service().map(|s| s.port) else {
         return Ok(());
     };
@@ -45,6 +48,38 @@ pub(crate) async fn run(run: &mut Run<'_, '_>) -> Result<(), PlanError> {
         plain_http_check(run, &spec, http).await?;
     }
     Ok(())
+}
+
+/// A TLS client proves its certificate again, to Temper's endpoint (the device is pointed at it for the
+/// moment of one connection, then back at the site's broker).
+async fn client_check(run: &mut Run<'_, '_>, spec: &CertificateSpec) -> Result<(), PlanError> {
+    let check = spec.client_check.as_ref().expect("checked by the caller");
+    let subject = format!("{} (TLS client)", check.endpoint_setting);
+    let (Some(ca), Some(active)) = (run.inventory.station_ca()?, DeviceCerts::load(run)?.active)
+    else {
+        let record = CheckKind::TlsClientCertificateVerified.record(
+            subject,
+            false,
+            "no active station-CA certificate is recorded for this device",
+        );
+        return Ok(run.record_check("verify", record)?);
+    };
+    let record = match super::certificate::client::prove(run, spec, check, &ca, &active).await {
+        Ok(proof) => CheckKind::TlsClientCertificateVerified.record(
+            subject,
+            true,
+            format!(
+                "{}; chains to the station CA with the key from the device's own CSR",
+                proof.summary()
+            ),
+        ),
+        // The site's setting is restored before `prove` returns, or kept in the inventory for the next run.
+        Err(PlanError::DeviceMisbehaved(why)) => {
+            CheckKind::TlsClientCertificateVerified.record(subject, false, why)
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(run.record_check("verify", record)?)
 }
 
 /// The handshake against the station CA with the key from the device's CSR. Returns the served leaf's

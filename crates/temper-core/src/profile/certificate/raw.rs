@@ -115,8 +115,9 @@ pub(crate) struct RawCertificate {
     /// unless tls_role = "client".
     #[schemars(with = "Option<String>")]
     pub serving_pattern: Option<Spanned<String>>,
-    /// Regex over the status output with a named group `fingerprint` (hex, or "none"): installed (in slot
-    /// `{slot}` when the model has two).
+    /// Regex over the status output with a named group `fingerprint` (SHA-256 as hex or base64, or "none"):
+    /// installed (in slot `{slot}` when the model has two). A match in which the group took no part (an
+    /// alternative matching the end of a listing) also means none.
     #[schemars(with = "String")]
     pub installed_pattern: Spanned<String>,
     /// Two slots only: regex over the status output with a named group `slot` (1, 2, or "none"): the slot served.

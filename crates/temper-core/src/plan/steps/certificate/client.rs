@@ -21,6 +21,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
 
 use crate::checks::{ClientEndpoint, ClientProof, EndpointApplication};
+use crate::event::CertStage;
 use crate::inventory::{DeviceCertRecord, StationCaRecord};
 use crate::pki::StationCa;
 use crate::plan::context::Run;
@@ -125,6 +126,7 @@ async fn connect(
         .write_setting(&check.endpoint_setting, target)
         .await?;
     run.session.commit_settings().await?;
+    super::stage(run, CertStage::EndpointPointed, None);
     let application = match check.application {
         ClientApplication::Mqtt => EndpointApplication::Mqtt,
         ClientApplication::None => EndpointApplication::None,

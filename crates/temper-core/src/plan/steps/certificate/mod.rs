@@ -16,7 +16,7 @@ use crate::plan::context::Run;
 use crate::plan::PlanError;
 use crate::profile::{render_csr_command, CertificateSpec};
 
-mod client;
+pub(super) mod client;
 mod device;
 
 use super::station::{self, DeviceCerts};
