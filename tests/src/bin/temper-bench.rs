@@ -1,13 +1,14 @@
 //! `temper-bench`: wall time of one commissioning of a simulated IP camera at 115200 baud, next to the physical
 //! floor computed from the committed reference transcript of the console exchange; and the station CA's signing
-//! rate next to OpenSSL's; and the desktop app's start-up and idle memory next to an empty Tauri 2 app's
-//! (docs/benchmarks.md).
+//! rate next to OpenSSL's; the desktop app's start-up and idle memory next to an empty Tauri 2 app's; and SMP
+//! image upload speed next to smpmgr's and the serial framing limit (docs/benchmarks.md).
 //!
 //! ```text
 //! temper-bench [--runs N] [--bin-dir DIR] [--transcript FILE] [--save DIR]    (--runs 0: the floor only)
 //! temper-bench --record FILE [--bin-dir DIR]
 //! temper-bench --sign [--count N] [--speed-seconds S]
 //! temper-bench --gui [--runs N]
+//! temper-bench --smp [--bin-dir DIR]
 //! ```
 //!
 //! Default: parse the transcript, then commission N (3) fresh simulated devices with the real `temper` binary
@@ -23,6 +24,8 @@
 //! doing the same job (module `sign`); it needs `openssl` on the PATH, not the release binaries.
 //! `--gui` measures `temper-app` and `temper-empty-app` (found next to this executable) under a private Xvfb:
 //! start-up to the loaded page and idle memory, N (5) runs of each (module `gui`).
+//! `--smp` uploads a 256 KiB signed image to the simulated zephyr-sensor with `temper` and with `smpmgr`
+//! (default and tuned) at two device buffer sizes (module `smp`); it needs smpmgr and imgtool (the test venv).
 //!
 //! This is a benchmark that prints figures; it asserts no speed target and only fails when a run fails.
 
@@ -38,6 +41,8 @@ mod gui;
 mod runs;
 #[path = "temper-bench/sign.rs"]
 mod sign;
+#[path = "temper-bench/smp.rs"]
+mod smp;
 
 use floor::{floor_of, parse_transcript, split_floor, timeline, BAUD, CERT_STAGES};
 
@@ -62,6 +67,7 @@ pub struct Args {
     save: Option<PathBuf>,
     sign: bool,
     gui: bool,
+    smp: bool,
     count: usize,
     speed_seconds: u32,
 }
@@ -87,6 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
         save: None,
         sign: false,
         gui: false,
+        smp: false,
         count: 1000,
         speed_seconds: 3,
     };
@@ -105,6 +112,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--save" => args.save = Some(PathBuf::from(value("--save")?)),
             "--sign" => args.sign = true,
             "--gui" => args.gui = true,
+            "--smp" => args.smp = true,
             "--count" => {
                 args.count = value("--count")?.parse().context("--count")?;
                 if args.count == 0 {
@@ -121,7 +129,8 @@ fn parse_args() -> anyhow::Result<Args> {
                     "usage: temper-bench [--runs N] [--bin-dir DIR] [--transcript FILE] [--save DIR]\n       \
                      temper-bench --record FILE [--bin-dir DIR]\n       \
                      temper-bench --sign [--count N] [--speed-seconds S]\n       \
-                     temper-bench --gui [--runs N]\n\
+                     temper-bench --gui [--runs N]\n       \
+                     temper-bench --smp [--bin-dir DIR]\n\
                      Figures and how to read them: docs/benchmarks.md"
                 );
                 std::process::exit(0);
@@ -174,6 +183,9 @@ fn main() -> anyhow::Result<()> {
     }
     if args.gui {
         return gui::run(args.runs);
+    }
+    if args.smp {
+        return smp::run(&args.bin_dir);
     }
     if let Some(d) = &args.save {
         std::fs::create_dir_all(d)?;

@@ -453,3 +453,53 @@ fn smp_truncated_and_random_packets_never_panic() {
         x = x.wrapping_add(1);
     }
 }
+
+/// An arbitrary CBOR value a few levels deep (maps, arrays, text, bytes, integers, floats, booleans).
+fn cbor_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(|i| Value::Integer(i.into())),
+        ".{0,12}".prop_map(Value::Text),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
+        any::<bool>().prop_map(Value::Bool),
+        any::<f64>().prop_map(Value::Float),
+        Just(Value::Null),
+    ];
+    leaf.prop_recursive(4, 64, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec((".{0,6}".prop_map(Value::Text), inner), 0..6)
+                .prop_map(Value::Map),
+        ]
+    })
+}
+
+proptest::proptest! {
+    /// Whatever bytes follow a well-formed header, every response decoder returns (Ok or a typed error) and
+    /// never panics.
+    #[test]
+    fn smp_cbor_decoders_never_panic_on_arbitrary_payloads(
+        payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        seq in proptest::prelude::any::<u8>(),
+    ) {
+        let _ = decode_response::<Echo>(&reply_to::<Echo>(seq, &payload), seq);
+        let _ = decode_response::<ImageStateRead>(&reply_to::<ImageStateRead>(seq, &payload), seq);
+        let _ = decode_response::<McumgrParams>(&reply_to::<McumgrParams>(seq, &payload), seq);
+        let _ = decode_response::<SettingsRead>(&reply_to::<SettingsRead>(seq, &payload), seq);
+        let _ = decode_response::<ShellExec>(&reply_to::<ShellExec>(seq, &payload), seq);
+    }
+
+    /// Well-formed CBOR of any shape where a response map is expected: a typed error or a value, no panic;
+    /// an error map is reported as the device's error, never as success.
+    #[test]
+    fn smp_cbor_decoders_take_any_well_formed_cbor(value in cbor_value(), seq in proptest::prelude::any::<u8>()) {
+        let mut payload = Vec::new();
+        ciborium::into_writer(&value, &mut payload).unwrap();
+        let _ = decode_response::<ImageStateRead>(&reply_to::<ImageStateRead>(seq, &payload), seq);
+        let _ = decode_response::<ShellExec>(&reply_to::<ShellExec>(seq, &payload), seq);
+        let mut with_rc = Vec::new();
+        let rc = Value::Map(vec![(Value::Text("rc".into()), Value::Integer(3.into())), (Value::Text("x".into()), value)]);
+        ciborium::into_writer(&rc, &mut with_rc).unwrap();
+        proptest::prop_assert!(decode_response::<Echo>(&reply_to::<Echo>(seq, &with_rc), seq).is_err());
+    }
+}
