@@ -314,10 +314,7 @@ fn image_upload_killed_mid_way_resumes() {
         "the device received {received} bytes for a {} byte image",
         img.len()
     );
-    assert_eq!(
-        slot1_hash(&["--port", &sim.port]),
-        image_hash(&img)
-    );
+    assert_eq!(slot1_hash(&["--port", &sim.port]), image_hash(&img));
 }
 
 /// Guards reconnection by identity: the device loses power mid-upload and comes back on a new PTY under the

@@ -61,7 +61,15 @@ fn device_setting(sim: &Sim, name: &str) -> Option<String> {
 /// HTTP status of a Digest-authenticated GET with curl.
 fn curl_digest(ip: &str, user: &str, password: &str) -> String {
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
         .args(["--digest", "-u", &format!("{user}:{password}")])
         .arg(format!("http://{ip}/"))
         .output()
@@ -149,10 +157,7 @@ fn zephyr_sensor_is_commissioned_through_its_profile_alone() {
         FACTORY_BROKER
     );
     // No secret in the inventory's files.
-    assert_no_plaintext(
-        inventory.parent().unwrap(),
-        &[current.expose().to_string()],
-    );
+    assert_no_plaintext(inventory.parent().unwrap(), &[current.expose().to_string()]);
 
     // A second run changes nothing and proves it all again.
     let again = report_of(&run_ok(commission_device(&inventory, &bus, &sim.serial)));

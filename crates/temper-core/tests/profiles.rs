@@ -124,10 +124,7 @@ fn ipcam_is_read_into_the_typed_layer() {
         panic!("the console login is changed with a command");
     };
     assert_eq!(dialog.len(), 2);
-    assert_eq!(
-        dialog[1].render(&Secret::new("N3w-pw")).expose(),
-        "N3w-pw"
-    );
+    assert_eq!(dialog[1].render(&Secret::new("N3w-pw")).expose(), "N3w-pw");
     let web = p.credential("web-admin").expect("web-admin store");
     assert_eq!(
         web.confirm,
@@ -150,7 +147,10 @@ fn ipcam_is_read_into_the_typed_layer() {
         .as_ref()
         .expect("closable")
         .is_match("telnetd: stopped, disabled"));
-    let accounts = p.accounts.as_ref().expect("the camera has factory accounts");
+    let accounts = p
+        .accounts
+        .as_ref()
+        .expect("the camera has factory accounts");
     assert_eq!(accounts.lock, vec!["support".to_string()]);
     assert_eq!(accounts.lock_command_for("support"), "passwd -l support");
     assert!(accounts

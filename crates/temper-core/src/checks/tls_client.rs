@@ -233,7 +233,9 @@ where
 }
 
 /// MQTT's variable-length "remaining length" (at most 4 bytes).
-async fn remaining_length<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Result<usize, String> {
+async fn remaining_length<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<usize, String> {
     let mut value = 0usize;
     for i in 0..4 {
         let mut byte = [0u8; 1];
@@ -264,7 +266,10 @@ pub(crate) fn parse_connect(body: &[u8]) -> Result<String, String> {
 fn mqtt_string(bytes: &[u8]) -> Option<(String, &[u8])> {
     let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
     let text = bytes.get(2..2 + len)?;
-    Some((String::from_utf8_lossy(text).into_owned(), &bytes[2 + len..]))
+    Some((
+        String::from_utf8_lossy(text).into_owned(),
+        &bytes[2 + len..],
+    ))
 }
 
 /// webpki's client verification at an injected time, keeping the chain the client presented.

@@ -16,12 +16,21 @@ const MDNS_NAME: [&str; 4] = ["_services", "_dns-sd", "_udp", "local"];
 /// One UDP protocol probe. Request ids are random per probe; a reply must echo them.
 pub(crate) enum UdpProbe {
     Tftp,
-    Snmp { request_id: [u8; 4] },
+    Snmp {
+        request_id: [u8; 4],
+    },
     Ssdp,
-    Mdns { id: u16 },
-    Coap { message_id: u16, token: [u8; 2] },
+    Mdns {
+        id: u16,
+    },
+    Coap {
+        message_id: u16,
+        token: [u8; 2],
+    },
     /// MCUmgr SMP over UDP (Zephyr's port 1337): an OS echo; any SMP reply to it (an error too) proves it.
-    Smp { seq: u8 },
+    Smp {
+        seq: u8,
+    },
     Generic,
 }
 

@@ -12,7 +12,7 @@ use super::PlanError;
 /// A session on the device being commissioned.
 pub(crate) enum DeviceSession {
     /// A logged-in serial console.
-    Console(ConsoleSession),
+    Console(Box<ConsoleSession>),
     /// An MCUmgr (SMP) link.
     Smp(Box<SmpSession>),
 }
@@ -40,7 +40,10 @@ impl DeviceSession {
         command: &str,
         lines: &[&str],
     ) -> Result<String, PlanError> {
-        Ok(self.console(command)?.run_with_input(command, lines).await?)
+        Ok(self
+            .console(command)?
+            .run_with_input(command, lines)
+            .await?)
     }
 
     /// The console, for what only a console does (logins, dialogs); `what` names the operation in the error.
@@ -57,7 +60,11 @@ impl DeviceSession {
     }
 
     /// Writes a secret to an SMP setting and commits it (SMP only); the value is never logged.
-    pub async fn write_secret_setting(&mut self, name: &str, value: &Secret) -> Result<(), PlanError> {
+    pub async fn write_secret_setting(
+        &mut self,
+        name: &str,
+        value: &Secret,
+    ) -> Result<(), PlanError> {
         match self {
             DeviceSession::Console(_) => Err(smp_only(name)),
             DeviceSession::Smp(smp) => {

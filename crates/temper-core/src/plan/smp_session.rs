@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::proto::smp::client::SmpClient;
 use crate::proto::smp::client::SmpClientError;
 use crate::proto::smp::header::SmpError;
 use crate::proto::smp::messages::shell::ShellExec;
-use crate::proto::smp::client::SmpClient;
 use crate::transport::Link;
 use crate::Secret;
 
@@ -111,7 +111,12 @@ impl SmpSession {
 fn is_key_not_found(e: &SmpClientError) -> bool {
     matches!(
         e,
-        SmpClientError::Smp(SmpError::GroupRc { group: 3, rc: SETTINGS_KEY_NOT_FOUND })
-            | SmpClientError::Smp(SmpError::DeviceRc { rc: MGMT_ERR_ENOENT, .. })
+        SmpClientError::Smp(SmpError::GroupRc {
+            group: 3,
+            rc: SETTINGS_KEY_NOT_FOUND
+        }) | SmpClientError::Smp(SmpError::DeviceRc {
+            rc: MGMT_ERR_ENOENT,
+            ..
+        })
     )
 }

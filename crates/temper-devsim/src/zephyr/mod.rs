@@ -164,7 +164,14 @@ pub(crate) async fn start(
     };
     on_boot(&server, ip).await?;
     let (presence, presence_rx) = watch::channel(Presence::Plugged(info.clone()));
-    tokio::spawn(lifecycle(server, uart, opts.baud, ip, info.clone(), presence));
+    tokio::spawn(lifecycle(
+        server,
+        uart,
+        opts.baud,
+        ip,
+        info.clone(),
+        presence,
+    ));
     Ok((info, presence_rx))
 }
 
@@ -172,14 +179,20 @@ pub(crate) async fn start(
 /// once the console is up and the boot event is logged: the application boots ([`net::on_boot`]: RAM state
 /// reset, settings read, services started as the settings say).
 async fn on_boot(shared: &Shared, ip: std::net::Ipv4Addr) -> Result<(), SimError> {
-    tracing::debug!(boot_count = lock(shared).state.boot_count, "zephyr-sensor booted");
+    tracing::debug!(
+        boot_count = lock(shared).state.boot_count,
+        "zephyr-sensor booted"
+    );
     net::on_boot(shared, ip).await
 }
 
 /// Runs when a reset takes the device down: the console has just gone quiet, the bootloader runs next.
 /// Its network services stop (a powered-off device answers nothing).
 async fn on_shutdown(shared: &Shared) {
-    tracing::debug!(boot_count = lock(shared).state.boot_count, "zephyr-sensor going down");
+    tracing::debug!(
+        boot_count = lock(shared).state.boot_count,
+        "zephyr-sensor going down"
+    );
     net::on_shutdown(shared).await;
 }
 

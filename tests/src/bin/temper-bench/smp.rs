@@ -21,10 +21,12 @@ const IMAGE_LEN: usize = 256 * 1024;
 /// Zephyr's serial line length (the SMP console fragments lines at 128 bytes).
 const LINE_LENGTH: u32 = 128;
 
+/// Builds a client's upload command for a port and an image.
+type UploadCommand = Box<dyn Fn(&str, &Path) -> Command>;
+
 struct Tool {
     name: String,
-    /// Builds the upload command for a port and an image.
-    command: Box<dyn Fn(&str, &Path) -> Command>,
+    command: UploadCommand,
 }
 
 pub fn run(bin_dir: &Path) -> anyhow::Result<()> {
@@ -156,7 +158,14 @@ fn start_sensor(
 ) -> anyhow::Result<(Child, String)> {
     std::fs::create_dir_all(state)?;
     let mut child = Command::new(bin_dir.join("temper-devsim"))
-        .args(["run", "--model", "zephyr-sensor", "--no-usb-bus", "--ip", ip])
+        .args([
+            "run",
+            "--model",
+            "zephyr-sensor",
+            "--no-usb-bus",
+            "--ip",
+            ip,
+        ])
         .args(["--smp-buffers", buffers, "--state"])
         .arg(state)
         .stdout(Stdio::piped())
@@ -183,7 +192,13 @@ fn signed_image(dir: &Path) -> anyhow::Result<PathBuf> {
     let status = Command::new(imgtool)
         .args(["sign", "--key"])
         .arg(&key)
-        .args(["--version", "1.2.3", "--header-size", "0x200", "--pad-header"])
+        .args([
+            "--version",
+            "1.2.3",
+            "--header-size",
+            "0x200",
+            "--pad-header",
+        ])
         .args(["--align", "4", "--slot-size", "0x60000"])
         .arg(&body)
         .arg(&out)
@@ -206,5 +221,7 @@ fn which(name: &str) -> anyhow::Result<PathBuf> {
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|d| d.join(name))
         .find(|p| p.exists())
-        .with_context(|| format!("{name} not found: run `bash scripts/deps.sh test` (it installs it in a venv)"))
+        .with_context(|| {
+            format!("{name} not found: run `bash scripts/deps.sh test` (it installs it in a venv)")
+        })
 }

@@ -134,7 +134,7 @@ async fn open(
     }
     let (logged_in, password) = log_in(&mut session, &options.profiles, inventory).await?;
     Ok((
-        DeviceSession::Console(session),
+        DeviceSession::Console(Box::new(session)),
         Some(logged_in),
         Some(password),
     ))
@@ -292,10 +292,7 @@ async fn read_firmware(
         })
 }
 
-async fn read_address(
-    session: &mut DeviceSession,
-    profile: &Profile,
-) -> Result<IpAddr, PlanError> {
+async fn read_address(session: &mut DeviceSession, profile: &Profile) -> Result<IpAddr, PlanError> {
     let output = session.run(&profile.address.command).await?;
     profile
         .address

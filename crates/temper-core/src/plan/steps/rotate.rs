@@ -118,7 +118,9 @@ fn activate(run: &mut Run<'_, '_>, store: &CredentialStore, how: &str) -> Result
 async fn rotate_console(run: &mut Run<'_, '_>, store: &CredentialStore) -> Result<bool, PlanError> {
     let record = record_for(run, store)?;
     let CredentialChange::Command {
-        command, dialog, success,
+        command,
+        dialog,
+        success,
     } = &store.change
     else {
         return Err(PlanError::ProfileIncomplete {
@@ -242,7 +244,11 @@ async fn rotate_confirmed_outside(
 }
 
 /// Sends the new credential to the device the way the store is changed.
-async fn send(run: &mut Run<'_, '_>, store: &CredentialStore, new: &Secret) -> Result<(), PlanError> {
+async fn send(
+    run: &mut Run<'_, '_>,
+    store: &CredentialStore,
+    new: &Secret,
+) -> Result<(), PlanError> {
     match &store.change {
         CredentialChange::Command { success, .. } => {
             let line = store

@@ -206,7 +206,9 @@ pub(crate) fn normalise_fingerprint(text: &str) -> Option<String> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Some(text.to_ascii_lowercase());
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
     (bytes.len() == 32).then(|| hex::encode(bytes))
 }
 
@@ -217,7 +219,10 @@ mod tests {
     #[test]
     fn fingerprints_in_hex_or_base64_read_the_same() {
         let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-        assert_eq!(normalise_fingerprint(&hex.to_uppercase()).as_deref(), Some(hex));
+        assert_eq!(
+            normalise_fingerprint(&hex.to_uppercase()).as_deref(),
+            Some(hex)
+        );
         assert_eq!(
             normalise_fingerprint("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=").as_deref(),
             Some(hex),

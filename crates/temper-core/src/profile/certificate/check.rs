@@ -4,11 +4,11 @@ use toml::Spanned;
 
 use super::raw::{ClockMethod, RawCertPolicy, RawCertificate, RawClock, RawTlsRole};
 use super::{CHUNK, KEY, SLOT};
-use crate::profile::model::Driver;
-use crate::profile::validate::setting_name;
 use crate::pki::{AllowedKey, CertPolicy, ChallengeField, TlsRole};
 use crate::profile::error::{Issue, ProfileErrorKind as Kind};
+use crate::profile::model::Driver;
 use crate::profile::raw::RawProfile;
+use crate::profile::validate::setting_name;
 use crate::profile::validate::{command, compile};
 
 /// Placeholders a certificate-section command may use.
@@ -71,15 +71,13 @@ pub(crate) fn check(raw: &RawProfile) -> Result<(), Issue> {
     let client = matches!(c.tls_role, RawTlsRole::Client);
     match (&c.serving_pattern, client) {
         (Some(p), _) => compile(p, "certificate.serving_pattern", Some("fingerprint")).map(drop)?,
-        (None, false) => {
-            return Err(Issue::at(
-                Kind::MissingField,
-                &c.status_command,
-                "certificate.serving_pattern",
-                "a TLS server needs serving_pattern",
-                "add serving_pattern: a regex over the status output with a named group `fingerprint`",
-            ))
-        }
+        (None, false) => return Err(Issue::at(
+            Kind::MissingField,
+            &c.status_command,
+            "certificate.serving_pattern",
+            "a TLS server needs serving_pattern",
+            "add serving_pattern: a regex over the status output with a named group `fingerprint`",
+        )),
         (None, true) => {}
     }
     client_check(c, driver)?;
@@ -282,7 +280,10 @@ fn client_check(c: &RawCertificate, driver: Driver) -> Result<(), Issue> {
         &k.endpoint_setting,
         "certificate.client_check.endpoint_setting",
     )?;
-    command(&k.connect_command, "certificate.client_check.connect_command")?;
+    command(
+        &k.connect_command,
+        "certificate.client_check.connect_command",
+    )?;
     compile(
         &k.connect_success,
         "certificate.client_check.connect_success",
@@ -355,10 +356,7 @@ fn clock_commands(clock: &RawClock) -> Result<(), Issue> {
         .ok_or_else(|| missing("read_command"))?;
     command(set, "clock.set_command")?;
     placeholders(set, "clock.set_command", CLOCK_PLACEHOLDERS)?;
-    if !CLOCK_PLACEHOLDERS
-        .iter()
-        .any(|p| set.get_ref().contains(p))
-    {
+    if !CLOCK_PLACEHOLDERS.iter().any(|p| set.get_ref().contains(p)) {
         return Err(Issue::at(
             Kind::InvalidValue,
             set,

@@ -331,8 +331,14 @@ pub(crate) fn build(
             end: end.get_ref().clone(),
         },
         (None, chunk) => CertInstall::Chunks {
-            clear_command: c.install_clear_command.as_ref().map(|v| v.get_ref().clone()),
-            chunk_command: chunk.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
+            clear_command: c
+                .install_clear_command
+                .as_ref()
+                .map(|v| v.get_ref().clone()),
+            chunk_command: chunk
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
             chunk_size: c
                 .install_chunk_size
                 .as_ref()

@@ -15,8 +15,8 @@ use stores::{
 };
 
 use super::error::{Issue, ProfileErrorKind as Kind};
-use super::policy::check_password_policy;
 use super::model::Driver;
+use super::policy::check_password_policy;
 use super::raw::{RawConsole, RawProfile, RawSmp};
 
 /// The only version of the file format.

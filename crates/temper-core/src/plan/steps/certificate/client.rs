@@ -109,7 +109,10 @@ pub(in crate::plan::steps) async fn prove(
         )));
     }
     if let Some(id) = proof.mqtt_client_id.as_deref().filter(|id| *id != serial) {
-        tracing::info!(client_id = id, "the device's MQTT client id is not its serial");
+        tracing::info!(
+            client_id = id,
+            "the device's MQTT client id is not its serial"
+        );
     }
     Ok(proof)
 }
@@ -170,7 +173,10 @@ async fn restore(
 }
 
 /// Restores the site's endpoint setting kept by a run that stopped before it could.
-async fn restore_left_over(run: &mut Run<'_, '_>, check: &ClientCheckSpec) -> Result<(), PlanError> {
+async fn restore_left_over(
+    run: &mut Run<'_, '_>,
+    check: &ClientCheckSpec,
+) -> Result<(), PlanError> {
     let serial = run.device.serial.clone();
     let Some(kept) = run
         .inventory
@@ -215,7 +221,13 @@ async fn ensure_trust_anchor(
         return Ok(());
     }
     run.progress("installing the station CA as a trust anchor", None, None);
-    let out = send_certificate(run, &spec.install, &check.trust_anchor_command, &ca.cert_pem).await?;
+    let out = send_certificate(
+        run,
+        &spec.install,
+        &check.trust_anchor_command,
+        &ca.cert_pem,
+    )
+    .await?;
     if !check.trust_anchor_success.is_match(&out) {
         return Err(PlanError::DeviceMisbehaved(format!(
             "`{}` did not install the trust anchor: {:?}",

@@ -36,7 +36,9 @@ pub(super) async fn install(
             .rev()
             .find(|l| !l.trim().is_empty() && !l.starts_with("-----") && !is_base64(l))
             .unwrap_or("");
-        PlanError::DeviceMisbehaved(format!("the device did not install the certificate: {line:?}"))
+        PlanError::DeviceMisbehaved(format!(
+            "the device did not install the certificate: {line:?}"
+        ))
     };
     let Some(captures) = spec.install_success.captures(&out) else {
         return Err(refusal());
@@ -241,14 +243,14 @@ pub(super) async fn confirm(
         let proof = super::client::prove(run, spec, check, ca, cert).await?;
         return activate(run, cert, &format!("the device {}", proof.summary()));
     }
-    let port = run
-        .profile
-        .tls_service()
-        .map(|s| s.port)
-        .ok_or_else(|| PlanError::ProfileIncomplete {
-            profile: run.profile.id.clone(),
-            message: "the certificate section names no service it is served on".into(),
-        })?;
+    let port =
+        run.profile
+            .tls_service()
+            .map(|s| s.port)
+            .ok_or_else(|| PlanError::ProfileIncomplete {
+                profile: run.profile.id.clone(),
+                message: "the certificate section names no service it is served on".into(),
+            })?;
     let spki = station::cert_spki(&cert.cert_pem)?;
     let addr = SocketAddr::new(run.address, port);
     let report = tls_handshake(
@@ -275,11 +277,7 @@ pub(super) async fn confirm(
 
 /// Marks `cert` active (proven from outside: `proof` says how) and every other active or pending one
 /// superseded.
-fn activate(
-    run: &mut Run<'_, '_>,
-    cert: &DeviceCertRecord,
-    proof: &str,
-) -> Result<(), PlanError> {
+fn activate(run: &mut Run<'_, '_>, cert: &DeviceCertRecord, proof: &str) -> Result<(), PlanError> {
     let certs = DeviceCerts::load(run)?;
     for old in certs.all.iter().filter(|c| {
         c.fingerprint != cert.fingerprint
