@@ -194,3 +194,20 @@ fn killed_while_the_device_points_at_temper_the_next_run_restores_the_broker() {
         "the site's broker is back on the device"
     );
 }
+
+/// On a bare port (no USB identity to narrow the profiles by), the console profiles get no prompt and Temper
+/// speaks SMP instead: the sensor is still recognised and hardened.
+#[test]
+fn on_a_bare_port_the_sensor_is_found_over_smp_after_the_console_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip = "127.0.95.3";
+    let sim = Sim::start_with(&dir.path().join("state"), ip, &["--model", "zephyr-sensor"]);
+    let inventory = dir.path().join("inv").join("inventory.db");
+    std::fs::create_dir_all(inventory.parent().unwrap()).unwrap();
+    let output = commission(&inventory, &sim.port);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = report_of(&output);
+    assert_eq!(report["profile_id"], "zephyr-sensor");
+    assert_eq!(report["hardened"], true);
+    assert!(!tcp_open(ip, 23));
+}

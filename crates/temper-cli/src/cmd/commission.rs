@@ -105,9 +105,9 @@ impl Cmd {
     }
 }
 
-/// `profiles` with their devices told to make `kind` keys (`--cert-key`); refused, naming the profile and
-/// what it allows, when a loaded profile with a certificate section does not allow it (narrow the choice
-/// of profiles with `--profile`).
+/// `profiles` with their devices told to make `kind` keys (`--cert-key`), leaving out the models whose profile
+/// does not allow it (the device on the port cannot be one of them). Refused, naming each profile and what it
+/// allows, when no loaded profile allows it.
 pub fn with_cert_key(
     profiles: Vec<temper_core::profile::Profile>,
     kind: Option<&str>,
@@ -115,17 +115,21 @@ pub fn with_cert_key(
     let Some(kind) = kind else {
         return Ok(profiles);
     };
-    profiles
-        .iter()
-        .map(|p| {
-            p.with_cert_key(kind).map_err(|why| {
-                Failure::new(
-                    exit::USAGE,
-                    format!("--cert-key {kind}: {} ({}): {why}", p.name, p.id),
-                )
-            })
-        })
-        .collect()
+    let mut allowed = Vec::new();
+    let mut refusals = Vec::new();
+    for p in &profiles {
+        match p.with_cert_key(kind) {
+            Ok(p) => allowed.push(p),
+            Err(why) => refusals.push(format!("{} ({}): {why}", p.name, p.id)),
+        }
+    }
+    if allowed.is_empty() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("--cert-key {kind}: {}", refusals.join("; ")),
+        ));
+    }
+    Ok(allowed)
 }
 
 /// The end of a plan run for people and scripts: a failure says how to resume; a report is printed, and a

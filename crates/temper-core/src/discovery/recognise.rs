@@ -160,7 +160,7 @@ mod tests {
             found,
             ProfileMatch::Unknown {
                 reason: "USB ID 1234:5678 (product Gadget) is in no provisioning profile; \
-                         known: 10c4:ea60 (ipcam, ipcam-pro)"
+                         known: 10c4:ea60 (ipcam, ipcam-pro), 2fe3:0100 (zephyr-sensor)"
                     .into()
             }
         );

@@ -21,7 +21,7 @@ use crate::plan::smp_session::SmpSession;
 use crate::plan::{CommissionOptions, PlanError};
 use crate::profile::{CredentialKind, CredentialStore, Profile, SmpSpec};
 use crate::proto::console::{ConsoleSession, ConsoleState, LoginOutcome};
-use crate::proto::smp::client::SmpClient;
+use crate::proto::smp::client::{SmpClient, SmpClientError};
 use crate::transport::Link;
 use crate::Secret;
 
@@ -127,7 +127,11 @@ async fn open(
         Err(e) => match smp_spec {
             Some(spec) => {
                 tracing::info!("no console prompt ({e}); trying SMP");
-                return Ok((open_smp(session.into_link(), &spec).await?, None, None));
+                return match open_smp(session.into_link(), &spec).await {
+                    // Silent to SMP too: the console's error says more (the last bytes seen).
+                    Err(PlanError::Smp(SmpClientError::Timeout { .. })) => Err(e.into()),
+                    other => other.map(|smp| (smp, None, None)),
+                };
             }
             None => return Err(e.into()),
         },
