@@ -424,3 +424,34 @@ pub fn openssl_ok(args: &[&str], input: &[u8]) -> Vec<u8> {
     );
     output.stdout
 }
+
+/// The HTTP status curl (a real Digest client) gets for `url` with Digest credentials; `cacert` verifies an
+/// https URL.
+pub fn curl_digest_at(url: &str, cacert: Option<&Path>, user: &str, password: &str) -> String {
+    let mut cmd = Command::new("curl");
+    if let Some(ca) = cacert {
+        cmd.arg("--cacert").arg(ca);
+    }
+    let out = cmd
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
+        .args(["--digest", "-u"])
+        .arg(format!("{user}:{password}"))
+        .arg(url)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Whether a TCP connection to `ip:port` succeeds within half a second.
+pub fn tcp_open(ip: &str, port: u16) -> bool {
+    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().expect("an address");
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}

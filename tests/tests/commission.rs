@@ -1,7 +1,7 @@
 //! End to end: a simulated IP camera on a real PTY is commissioned by the `temper` binary; everything is then
 //! proven independently of Temper's own report: by the simulator's event log, by curl, and by fresh logins.
 
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -23,11 +23,6 @@ fn mirai_pairs() -> Vec<(String, String)> {
     pairs
 }
 
-fn tcp_open(ip: &str, port: u16) -> bool {
-    let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
-    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-}
-
 fn ssdp_answers(ip: &str) -> bool {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
@@ -39,36 +34,6 @@ fn ssdp_answers(ip: &str) -> bool {
         .unwrap();
     let mut buf = [0u8; 2048];
     matches!(socket.recv_from(&mut buf), Ok((n, _)) if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"))
-}
-
-/// The HTTP status curl gets for `url` with Digest credentials; `cacert` verifies an https URL.
-fn curl_digest_at(
-    url: &str,
-    cacert: Option<&std::path::Path>,
-    user: &str,
-    password: &str,
-) -> String {
-    let mut cmd = std::process::Command::new("curl");
-    if let Some(ca) = cacert {
-        cmd.arg("--cacert").arg(ca);
-    }
-    let out = cmd
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-            "--digest",
-            "-u",
-        ])
-        .arg(format!("{user}:{password}"))
-        .arg(url)
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 fn curl_digest(ip: &str, user: &str, password: &str) -> String {

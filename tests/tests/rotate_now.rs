@@ -44,25 +44,7 @@ fn rotate_outcome(output: &Output) -> Value {
 
 /// True when the web admin over HTTPS (verified against the station CA in `ca`) takes `password`.
 fn web_accepts(ip: &str, ca: &Path, password: &str) -> bool {
-    let out = std::process::Command::new("curl")
-        .arg("--cacert")
-        .arg(ca)
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-            "--digest",
-            "-u",
-        ])
-        .arg(format!("admin:{password}"))
-        .arg(format!("https://{ip}/"))
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout) == "200"
+    curl_digest_at(&format!("https://{ip}/"), Some(ca), "admin", password) == "200"
 }
 
 fn export_ca(inventory: &Path, dir: &Path) -> std::path::PathBuf {

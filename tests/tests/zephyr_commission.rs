@@ -3,7 +3,7 @@
 //! is then proven independently: curl against the HTTP admin, raw sockets against telnet and SMP over UDP,
 //! the simulator's own settings file and event log, and the inventory file for plaintext.
 
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -58,28 +58,9 @@ fn device_setting(sim: &Sim, name: &str) -> Option<String> {
     v["written"][name].as_str().map(str::to_string)
 }
 
-/// HTTP status of a Digest-authenticated GET with curl.
+/// HTTP status of a Digest-authenticated GET of the admin page, by curl.
 fn curl_digest(ip: &str, user: &str, password: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-        ])
-        .args(["--digest", "-u", &format!("{user}:{password}")])
-        .arg(format!("http://{ip}/"))
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn tcp_open(ip: &str, port: u16) -> bool {
-    let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
-    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+    curl_digest_at(&format!("http://{ip}/"), None, user, password)
 }
 
 /// Whether anything answers an SMP OS echo (v1) on udp/1337, by hand-made bytes: header, then CBOR {"d":"hi"}.
@@ -210,4 +191,25 @@ fn on_a_bare_port_the_sensor_is_found_over_smp_after_the_console_profiles() {
     assert_eq!(report["profile_id"], "zephyr-sensor");
     assert_eq!(report["hardened"], true);
     assert!(!tcp_open(ip, 23));
+}
+
+/// `temper demo --model zephyr-sensor` plugs in the simulated sensor and secures it (and so does the default
+/// camera demo, which the README's first command runs on a headless machine).
+#[test]
+fn the_demo_secures_a_simulated_sensor_and_a_camera() {
+    for model in ["zephyr-sensor", "ipcam"] {
+        let dir = tempfile::tempdir().unwrap();
+        let output = temper(&dir.path().join("inventory.db"))
+            .env_remove("TEMPER_INVENTORY_PASSPHRASE")
+            .args(["demo", "--model", model, "--dir"])
+            .arg(dir.path().join("demo"))
+            .output()
+            .expect("run temper demo");
+        assert!(output.status.success(), "{model}: {}", describe(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("HARDENED and verified from outside"),
+            "{model}: {stdout}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `temper commission --port PATH | --device SERIAL`: harden one device.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
 use temper_core::plan::{self, CommissionOptions};
@@ -44,12 +45,13 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    /// The commission options the demo uses: the port only.
-    pub fn for_demo(port: String) -> Self {
+    /// The commission options the demo uses: the port, and the demo's private USB bus (where the simulator
+    /// announced its USB id).
+    pub fn for_demo(port: String, bus: PathBuf) -> Self {
         Cmd {
             port: Some(port),
             device: None,
-            bus: Default::default(),
+            bus: super::devices::BusArgs::at(bus),
             profile: None,
             address: None,
             site: Some("demo".into()),

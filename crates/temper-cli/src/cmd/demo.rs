@@ -1,5 +1,6 @@
-//! `temper demo`: plugs in a simulated IP camera (temper-devsim on a real pseudo-terminal) and commissions it,
-//! so a newcomer sees Temper's real job without a device.
+//! `temper demo`: plugs in a simulated device (temper-devsim on a real pseudo-terminal; an IP camera with a login
+//! console by default, or a Zephyr sensor driven over MCUmgr/SMP) and commissions it, so a newcomer sees Temper's
+//! real job without a device.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -16,6 +17,34 @@ pub struct Cmd {
     /// Where the demo keeps its inventory and the simulator's state (default: a new temporary directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Which simulated device to plug in.
+    #[arg(long, value_enum, default_value_t = DemoModel::Ipcam)]
+    model: DemoModel,
+}
+
+/// The simulated devices the demo offers.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoModel {
+    /// Simvision SV-IPC2100 IP camera: a Linux login console.
+    Ipcam,
+    /// Nordsense NS-ENV1 sensor: Zephyr with MCUmgr (SMP) on its console, no login.
+    ZephyrSensor,
+}
+
+impl DemoModel {
+    fn id(self) -> &'static str {
+        match self {
+            DemoModel::Ipcam => "ipcam",
+            DemoModel::ZephyrSensor => "zephyr-sensor",
+        }
+    }
+
+    fn described(self) -> &'static str {
+        match self {
+            DemoModel::Ipcam => "Simvision SV-IPC2100 camera",
+            DemoModel::ZephyrSensor => "Nordsense NS-ENV1 sensor (Zephyr, MCUmgr)",
+        }
+    }
 }
 
 /// Stops the simulator when the demo ends, however it ends: SIGTERM (it unplugs itself from the bus), then
@@ -57,7 +86,8 @@ impl Cmd {
             Some(dir) => dir,
             None => std::env::temp_dir().join(format!("temper-demo-{}", std::process::id())),
         };
-        std::fs::create_dir_all(dir.join("camera")).map_err(|e| {
+        let state = dir.join(self.model.id());
+        std::fs::create_dir_all(&state).map_err(|e| {
             Failure::new(exit::USAGE, format!("cannot create {}: {e}", dir.display()))
         })?;
         let ip = format!(
@@ -66,8 +96,8 @@ impl Cmd {
             rand::thread_rng().gen_range(2..250)
         );
         let mut child = Command::new(devsim_path())
-            .args(["run", "--model", "ipcam", "--state"])
-            .arg(dir.join("camera"))
+            .args(["run", "--model", self.model.id(), "--state"])
+            .arg(&state)
             .args(["--ip", &ip])
             // A private bus: the demo's camera must not show up in the user's `temper devices`.
             .arg("--usb-bus")
@@ -92,7 +122,10 @@ impl Cmd {
             )
         })?;
         let port = announce["port"].as_str().unwrap_or_default().to_string();
-        eprintln!("Plugged in a simulated Simvision SV-IPC2100 camera on {port} (network services on {ip}).\n");
+        eprintln!(
+            "Plugged in a simulated {} on {port} (network services on {ip}).\n",
+            self.model.described()
+        );
 
         let inventory = globals
             .inventory
@@ -121,7 +154,7 @@ impl Cmd {
         if !temper_core::inventory::SqlCipherInventory::exists(&inventory) {
             super::keyops::init(&demo_globals)?;
         }
-        let commission = super::commission::Cmd::for_demo(port);
+        let commission = super::commission::Cmd::for_demo(port, dir.join("usb-bus"));
         let code = commission.run(&demo_globals).await;
         drop(simulator);
         eprintln!(

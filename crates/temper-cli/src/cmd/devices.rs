@@ -52,6 +52,11 @@ impl BusArgs {
 }
 
 impl BusArgs {
+    /// The bus in `dir`.
+    pub fn at(dir: PathBuf) -> Self {
+        BusArgs { sim_bus: Some(dir) }
+    }
+
     /// The attached device on `port`, when discovery sees it (a port not found is not an error: the plan
     /// recognises the device by talking to it).
     pub fn attached_on(&self, port: &str) -> Option<AttachedDevice> {
