@@ -7,7 +7,7 @@ mode="${1:-test}"
 packages=(build-essential pkg-config libssl-dev curl ca-certificates openssl file
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 if [ "$mode" = test ]; then
-  packages+=(gnome-keyring dbus webkit2gtk-driver xvfb xauth python3-venv)
+  packages+=(gnome-keyring dbus webkit2gtk-driver xvfb xauth python3-venv bluez)
 fi
 node_ok() { command -v node >/dev/null 2>&1 && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 18 ]; }
 node_ok || packages+=(nodejs npm)
@@ -27,9 +27,11 @@ if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${
   cargo install tauri-driver --locked --version 2.1.0 --quiet
 fi
 # The zephyr-sensor tests talk to the simulator with the real MCUmgr client smpmgr (PyPI) and sign its
-# images with MCUboot's imgtool (PyPI), both from this venv.
+# images with MCUboot's imgtool (PyPI); the BLE tests scan the simulated BlueZ with bleak (PyPI) and
+# bluetoothctl (Debian's bluez). The Python tools live in this venv.
 if [ "$mode" = test ]; then
   [ -x /var/tmp/temper-venv/bin/pip ] || python3 -m venv /var/tmp/temper-venv
   [ -x /var/tmp/temper-venv/bin/smpmgr ] || /var/tmp/temper-venv/bin/pip install -q 'smpmgr==0.19.*'
   [ -x /var/tmp/temper-venv/bin/imgtool ] || /var/tmp/temper-venv/bin/pip install -q 'imgtool==2.5.*'
+  /var/tmp/temper-venv/bin/python -c 'import bleak' 2>/dev/null || /var/tmp/temper-venv/bin/pip install -q 'bleak==3.1.*'
 fi

@@ -13,6 +13,7 @@
 //! [`SimOptions::hostile`] makes a device misbehave on purpose (a CSR signed by a foreign key, a
 //! certificate install that lies, a clock that does not set, ...): see [`ipcam::hostile`].
 
+pub mod ble;
 pub mod devkey;
 pub mod eventlog;
 pub mod ipcam;
@@ -62,6 +63,12 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// Something the simulated world needs from the host is missing or did not start.
+    #[error("{0}")]
+    Setup(String),
+    /// The simulated BlueZ could not serve on its bus.
+    #[error("D-Bus: {0}")]
+    Dbus(#[from] zbus::Error),
 }
 
 impl SimError {

@@ -71,6 +71,17 @@ enum Cmd {
         #[arg(long, value_name = "KEY", value_enum, default_value_t)]
         boot_key: temper_devsim::zephyr::image::sign::BootKeyKind,
     },
+    /// Run a simulated BLE world until killed: a private D-Bus system bus with a simulated BlueZ (adapter
+    /// hci0) and the peripherals of MODELS in range; prints one JSON line with the bus address to export as
+    /// DBUS_SYSTEM_BUS_ADDRESS, the adapter and the devices.
+    Ble {
+        /// Peripherals in range, comma-separated (ble-plug, zephyr-sensor).
+        #[arg(long, value_delimiter = ',', required = true)]
+        models: Vec<String>,
+        /// Directory for the bus socket and configuration (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Announces the device on the simulated USB bus in `dir` (if any); a failure is a warning.
@@ -92,6 +103,9 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    if let Cmd::Ble { models, dir } = cli.cmd {
+        return run_ble(models, dir);
+    }
     let Cmd::Run {
         model,
         state,
@@ -104,7 +118,10 @@ fn main() -> anyhow::Result<()> {
         no_usb_bus,
         smp_buffers,
         boot_key,
-    } = cli.cmd;
+    } = cli.cmd
+    else {
+        unreachable!("ble handled above");
+    };
     let usb_bus = (!no_usb_bus).then(|| usb_bus.unwrap_or_else(SimulatedUsbBus::default_dir));
     let model = Model::from_id(&model).ok_or_else(|| anyhow!("unknown model {model:?}"))?;
     if baud == 0 {
@@ -164,4 +181,37 @@ fn main() -> anyhow::Result<()> {
     })?;
     // Threads blocked on the PTY would keep the runtime's shutdown waiting; state is already on disk.
     std::process::exit(0);
+}
+
+/// `temper-devsim ble`: the world runs until SIGTERM or SIGINT; the bus daemon stops with it.
+fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async move {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let own = dir.is_none();
+        let dir = dir.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("temper-ble-{}", std::process::id()))
+        });
+        let world = temper_devsim::ble::World::start(&dir, &models)
+            .await
+            .context("starting the BLE world")?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string(&world.info)?)?;
+        out.flush()?;
+        drop(out);
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        drop(world);
+        if own {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        Ok::<(), anyhow::Error>(())
+    })
 }

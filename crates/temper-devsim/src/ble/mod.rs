@@ -1,0 +1,123 @@
+//! The simulated BLE world: a private D-Bus system bus ([`bus`]) with a simulated BlueZ on it ([`bluez`]): one
+//! adapter, `hci0`, and the peripherals of the models asked for ([`peripherals`]), found when discovery runs.
+//! Real BlueZ clients (bluetoothctl, bleak, btleplug) see it once `DBUS_SYSTEM_BUS_ADDRESS` points at the bus.
+//!
+//! This is the first slice of the BLE issue: scanning and connecting. Pairing, GATT services and the
+//! peripherals' behaviour come next.
+
+pub mod advertising;
+pub mod bluez;
+pub mod bus;
+pub mod device;
+pub mod objects;
+pub mod peripherals;
+
+use std::path::Path;
+
+use serde::Serialize;
+use zbus::Connection;
+
+use crate::SimError;
+use bluez::{Adapter, AgentManager, Agents, ADAPTER_PATH};
+use bus::PrivateBus;
+use peripherals::Peripheral;
+
+/// The adapter's address.
+pub const ADAPTER_ADDRESS: &str = "00:1A:7D:DA:71:13";
+/// The adapter's name.
+pub const ADAPTER_NAME: &str = "temper-sim";
+
+/// What `temper-devsim ble` prints: where the bus is and what is in range.
+#[derive(Debug, Serialize)]
+pub struct WorldInfo {
+    /// `unix:path=...`: export it as `DBUS_SYSTEM_BUS_ADDRESS`.
+    pub bus: String,
+    pub adapter: AdapterInfo,
+    pub devices: Vec<DeviceInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdapterInfo {
+    pub path: String,
+    pub address: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeviceInfo {
+    pub model: String,
+    pub address: String,
+    pub name: String,
+    pub path: String,
+}
+
+/// A running simulated BLE world; dropping it stops the bus.
+pub struct World {
+    pub info: WorldInfo,
+    pub agents: Agents,
+    _conn: Connection,
+    _bus: PrivateBus,
+}
+
+impl World {
+    /// Starts the bus in `dir`, then BlueZ with the peripherals of `models` (in order; an unknown model or a
+    /// model without BLE is an error naming the ones that have it).
+    pub async fn start(dir: &Path, models: &[String]) -> Result<World, SimError> {
+        let mut in_range = Vec::new();
+        for (i, model) in models.iter().enumerate() {
+            let peripheral = Peripheral::of_model(model, i as u8).ok_or_else(|| {
+                SimError::Setup(format!(
+                    "model {model:?} has no BLE side; BLE models: ble-plug, zephyr-sensor"
+                ))
+            })?;
+            in_range.push(peripheral);
+        }
+        let bus = PrivateBus::start(dir)?;
+        let agents = Agents::default();
+        let objects = objects::ObjectManager::default();
+        let adapter = Adapter {
+            objects: objects.clone(),
+            address: ADAPTER_ADDRESS.into(),
+            name: ADAPTER_NAME.into(),
+            powered: true,
+            discovery_clients: Vec::new(),
+            in_range: in_range.clone(),
+            found: false,
+        };
+        let conn = zbus::connection::Builder::address(bus.address())?
+            .name("org.bluez")?
+            .serve_at("/", objects)?
+            .serve_at(
+                "/org/bluez",
+                AgentManager {
+                    agents: agents.clone(),
+                },
+            )?
+            .serve_at(ADAPTER_PATH, adapter)?
+            .build()
+            .await?;
+        let info = WorldInfo {
+            bus: bus.address().to_string(),
+            adapter: AdapterInfo {
+                path: ADAPTER_PATH.into(),
+                address: ADAPTER_ADDRESS.into(),
+                name: ADAPTER_NAME.into(),
+            },
+            devices: in_range
+                .iter()
+                .map(|p| DeviceInfo {
+                    model: p.model.clone(),
+                    address: p.address.clone(),
+                    name: p.name.clone(),
+                    path: p.object_path(),
+                })
+                .collect(),
+        };
+        Ok(World {
+            info,
+            agents,
+            _conn: conn,
+            _bus: bus,
+        })
+    }
+}

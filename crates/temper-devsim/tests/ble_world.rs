@@ -1,0 +1,226 @@
+//! The simulated BLE world against real BlueZ clients: Debian's `bluetoothctl` (package bluez) and `bleak`
+//! (PyPI, in the test venv), both reaching the simulated `org.bluez` on its private system bus through
+//! `DBUS_SYSTEM_BUS_ADDRESS`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A running `temper-devsim ble`; SIGTERM on drop.
+struct World {
+    child: Child,
+    info: Value,
+}
+
+impl World {
+    fn start(models: &str) -> World {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_temper-devsim"))
+            .args(["ble", "--models", models])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start temper-devsim ble");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        World { child, info }
+    }
+
+    fn bus(&self) -> &str {
+        self.info["bus"].as_str().unwrap()
+    }
+
+    fn device(&self, model: &str) -> (String, String) {
+        let d = self.info["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["model"] == model)
+            .unwrap_or_else(|| panic!("no {model} in {}", self.info));
+        (
+            d["address"].as_str().unwrap().to_string(),
+            d["name"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// `bluetoothctl ARGS` against this world; its output without colour codes.
+    fn bluetoothctl(&self, args: &[&str]) -> String {
+        let out = Command::new("timeout")
+            .args(["20", "bluetoothctl"])
+            .args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus())
+            .stdin(Stdio::null())
+            .output()
+            .expect("bluetoothctl (apt-get install bluez)");
+        plain(&out)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// stdout and stderr with ANSI escape sequences and other control characters (readline's \x01/\x02 markers,
+/// carriage returns) removed.
+fn plain(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut clean = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if !c.is_control() || c == '\n' {
+            clean.push(c);
+        }
+    }
+    clean
+}
+
+fn venv_python() -> String {
+    let venv = "/var/tmp/temper-venv/bin/python";
+    assert!(
+        std::path::Path::new(venv).exists(),
+        "{venv} missing: run `bash scripts/deps.sh test`"
+    );
+    venv.to_string()
+}
+
+#[test]
+fn bluetoothctl_sees_the_adapter_discovers_both_peripherals_and_connects() {
+    let world = World::start("ble-plug,zephyr-sensor");
+    let (plug, plug_name) = world.device("ble-plug");
+    let (sensor, sensor_name) = world.device("zephyr-sensor");
+
+    let list = world.bluetoothctl(&["list"]);
+    assert!(
+        list.contains("Controller 00:1A:7D:DA:71:13 temper-sim [default]"),
+        "{list}"
+    );
+    // Nothing is known before discovery.
+    let before = world.bluetoothctl(&["devices"]);
+    assert!(!before.contains(&plug), "{before}");
+
+    let scan = world.bluetoothctl(&["--timeout", "3", "scan", "on"]);
+    assert!(scan.contains("Discovery started"), "{scan}");
+    for (address, name) in [(&plug, &plug_name), (&sensor, &sensor_name)] {
+        assert!(
+            scan.contains(&format!("[NEW] Device {address} {name}")),
+            "{scan}"
+        );
+    }
+    let devices = world.bluetoothctl(&["devices"]);
+    assert!(
+        devices.contains(&format!("Device {plug} {plug_name}")),
+        "{devices}"
+    );
+    assert!(
+        devices.contains(&format!("Device {sensor} {sensor_name}")),
+        "{devices}"
+    );
+
+    let info = world.bluetoothctl(&["info", &sensor]);
+    assert!(
+        info.contains("8d53dc1d-1db7-4cd3-868b-8a527460aa84"),
+        "the SMP service: {info}"
+    );
+    assert!(
+        info.contains("LegacyPairing: no") && info.contains("RSSI: "),
+        "{info}"
+    );
+
+    let connect = world.bluetoothctl(&["--timeout", "3", "connect", &sensor]);
+    assert!(connect.contains("Connected: yes"), "{connect}");
+    assert!(connect.contains("ServicesResolved: yes"), "{connect}");
+    assert!(connect.contains("Connection successful"), "{connect}");
+    let info = world.bluetoothctl(&["info", &sensor]);
+    assert!(info.contains("Connected: yes"), "{info}");
+    let disconnect = world.bluetoothctl(&["--timeout", "3", "disconnect", &sensor]);
+    assert!(
+        disconnect.contains("Successful disconnected"),
+        "{disconnect}"
+    );
+}
+
+#[test]
+fn bleak_scans_both_peripherals_with_their_service_and_signal() {
+    let world = World::start("zephyr-sensor,ble-plug");
+    let script = r#"
+import asyncio, json
+from bleak import BleakScanner
+async def main():
+    found = await BleakScanner.discover(timeout=2.0, return_adv=True)
+    print(json.dumps([{"address": d.address, "name": d.name, "rssi": a.rssi, "uuids": a.service_uuids}
+                      for d, a in found.values()]))
+asyncio.run(main())
+"#;
+    let out = Command::new("timeout")
+        .args(["30", &venv_python(), "-c", script])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", world.bus())
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{}", plain(&out));
+    let found: Vec<Value> = serde_json::from_slice(&out.stdout).expect("bleak's JSON");
+    for (model, level, uuid) in [
+        ("zephyr-sensor", -71, "8d53dc1d-1db7-4cd3-868b-8a527460aa84"),
+        ("ble-plug", -58, "6e400001-7e4d-4c1a-9f0e-5e1e0c0f1a9e"),
+    ] {
+        let (address, name) = world.device(model);
+        let seen = found
+            .iter()
+            .find(|d| d["address"] == address.as_str())
+            .unwrap_or_else(|| panic!("bleak did not find {model}: {found:?}"));
+        assert_eq!(seen["name"], name.as_str());
+        let rssi = seen["rssi"].as_i64().unwrap();
+        assert!(
+            (level - 2..=level + 2).contains(&rssi),
+            "{model} RSSI {rssi}"
+        );
+        assert!(
+            seen["uuids"].as_array().unwrap().iter().any(|u| u == uuid),
+            "{seen}"
+        );
+    }
+}
+
+#[test]
+fn a_powered_off_adapter_refuses_discovery_with_bluez_error() {
+    let world = World::start("ble-plug");
+    let off = world.bluetoothctl(&["power", "off"]);
+    assert!(off.contains("Changing power off succeeded"), "{off}");
+    let list = world.bluetoothctl(&["show"]);
+    assert!(list.contains("Powered: no"), "{list}");
+    let scan = world.bluetoothctl(&["--timeout", "2", "scan", "on"]);
+    assert!(scan.contains("org.bluez.Error.NotReady"), "{scan}");
+    let on = world.bluetoothctl(&["power", "on"]);
+    assert!(on.contains("Changing power on succeeded"), "{on}");
+}
+
+#[test]
+fn a_model_without_ble_is_refused_naming_those_with_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_temper-devsim"))
+        .args(["ble", "--models", "ipcam"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"ipcam\" has no BLE side") && err.contains("ble-plug, zephyr-sensor"),
+        "{err}"
+    );
+}
