@@ -141,6 +141,8 @@ pub struct Adapter {
     pub found: bool,
     /// The object manager at `/`, told of each device added.
     pub objects: ObjectManager,
+    /// SMP servers behind the peripherals' GATT SMP service, by device object path.
+    pub smp_servers: HashMap<String, crate::zephyr::Shared>,
 }
 
 impl Adapter {
@@ -204,9 +206,11 @@ impl Adapter {
             let conn = conn.clone();
             let peripherals = self.in_range.clone();
             let objects = self.objects.clone();
+            let servers = self.smp_servers.clone();
             tokio::spawn(async move {
                 for p in peripherals {
-                    if let Err(e) = super::device::add_device(&conn, &objects, &p).await {
+                    let smp = servers.get(&p.object_path()).cloned();
+                    if let Err(e) = super::device::add_device(&conn, &objects, &p, smp).await {
                         tracing::warn!("cannot add {}: {e}", p.object_path());
                     }
                 }
@@ -265,11 +269,7 @@ impl Adapter {
         if !removed {
             return Err(BluezError::DoesNotExist("Does Not Exist".into()));
         }
-        self.objects
-            .devices
-            .lock()
-            .expect("devices")
-            .retain(|p| p != device.as_str());
+        self.objects.forget(device.as_str());
         let ctxt = SignalContext::new(conn, "/")?;
         ObjectManager::interfaces_removed(&ctxt, device.as_ref(), vec!["org.bluez.Device1".into()])
             .await?;

@@ -8,22 +8,33 @@ use zbus::zvariant::{ObjectPath, OwnedObjectPath};
 use zbus::Connection;
 
 use super::bluez::{BluezError, ADAPTER_PATH};
-use super::objects::{owned, InterfaceMap, ObjectManager};
-use super::peripherals::Peripheral;
+use super::gatt::{object_path, smp_paths, GattService, SmpCharacteristic};
+use super::objects::{owned, InterfaceMap, Kind, ObjectManager};
+use super::peripherals::{Peripheral, SMP_SERVICE};
+use crate::zephyr::Shared;
 
 /// Serves `p`'s Device1 and announces it (InterfacesAdded), as BlueZ does when discovery finds a device.
+/// `smp`: the SMP server behind its GATT SMP service, if it has one.
 pub(super) async fn add_device(
     conn: &Connection,
     objects: &ObjectManager,
     p: &Peripheral,
+    smp: Option<Shared>,
 ) -> zbus::Result<()> {
     let path = p.object_path();
-    let device = p.device();
+    let device = Device {
+        peripheral: p.clone(),
+        connected: false,
+        services_resolved: false,
+        smp,
+        gatt_added: false,
+        objects: objects.clone(),
+    };
     let interfaces = device.interfaces();
     conn.object_server().at(path.as_str(), device).await?;
-    objects.devices.lock().expect("devices").push(path.clone());
-    let ctxt = SignalContext::new(conn, "/")?;
-    ObjectManager::interfaces_added(&ctxt, ObjectPath::try_from(path.as_str())?, interfaces).await
+    objects
+        .announce(conn, &path, Kind::Device, interfaces)
+        .await
 }
 
 /// `org.bluez.Device1` of one peripheral.
@@ -31,6 +42,52 @@ pub struct Device {
     pub peripheral: Peripheral,
     pub connected: bool,
     pub services_resolved: bool,
+    /// The SMP server behind the GATT SMP service (the zephyr-sensor's).
+    pub smp: Option<Shared>,
+    /// Whether its GATT objects are on the bus (from the first connection on, as BlueZ caches them).
+    pub gatt_added: bool,
+    pub objects: ObjectManager,
+}
+
+/// Adds the GATT objects of `device` (if not yet), then marks its services resolved.
+async fn resolve_services(conn: Connection, path: String) -> zbus::Result<()> {
+    let server = conn.object_server();
+    let iface = server.interface::<_, Device>(path.as_str()).await?;
+    let (smp, add, objects) = {
+        let d = iface.get().await;
+        (d.smp.clone(), !d.gatt_added, d.objects.clone())
+    };
+    if let (Some(smp), true) = (smp, add) {
+        let (service_path, char_path) = smp_paths(&path);
+        let service = GattService {
+            uuid: SMP_SERVICE.into(),
+            device: object_path(&path),
+        };
+        let interfaces = service.interfaces();
+        server.at(service_path.as_str(), service).await?;
+        objects
+            .announce(&conn, &service_path, Kind::GattService, interfaces)
+            .await?;
+        let characteristic = SmpCharacteristic {
+            service: object_path(&service_path),
+            server: smp,
+            notifying: false,
+            value: Vec::new(),
+            pending: Vec::new(),
+        };
+        let interfaces = characteristic.interfaces();
+        server.at(char_path.as_str(), characteristic).await?;
+        objects
+            .announce(&conn, &char_path, Kind::SmpCharacteristic, interfaces)
+            .await?;
+    }
+    let mut d = iface.get_mut().await;
+    d.gatt_added = true;
+    if d.connected && !d.services_resolved {
+        d.services_resolved = true;
+        d.services_resolved_changed(iface.signal_context()).await?;
+    }
+    Ok(())
 }
 
 impl Device {
@@ -70,14 +127,22 @@ impl Device {
     async fn connect(
         &mut self,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
+        #[zbus(connection)] conn: &Connection,
     ) -> Result<(), BluezError> {
         if !self.connected {
             self.connected = true;
             self.connected_changed(&ctxt).await?;
         }
         if !self.services_resolved {
-            self.services_resolved = true;
-            self.services_resolved_changed(&ctxt).await?;
+            // Service discovery runs after the connection, from a task of its own (the object server is
+            // busy dispatching this call); ServicesResolved follows.
+            let conn = conn.clone();
+            let path = self.peripheral.object_path();
+            tokio::spawn(async move {
+                if let Err(e) = resolve_services(conn, path.clone()).await {
+                    tracing::warn!("service discovery of {path}: {e}");
+                }
+            });
         }
         Ok(())
     }

@@ -2,13 +2,15 @@
 //! adapter, `hci0`, and the peripherals of the models asked for ([`peripherals`]), found when discovery runs.
 //! Real BlueZ clients (bluetoothctl, bleak, btleplug) see it once `DBUS_SYSTEM_BUS_ADDRESS` points at the bus.
 //!
-//! This is the first slice of the BLE issue: scanning and connecting. Pairing, GATT services and the
-//! peripherals' behaviour come next.
+//! The zephyr-sensor's peripheral carries MCUmgr's SMP GATT service ([`gatt`]), answered by a sensor of its
+//! own (state in `DIR/zephyr-sensor-N`, network services on its loopback address). Not yet: pairing through
+//! the registered agent, the ble-plug's services, link drops and slow notifications.
 
 pub mod advertising;
 pub mod bluez;
 pub mod bus;
 pub mod device;
+pub mod gatt;
 pub mod objects;
 pub mod peripherals;
 
@@ -73,6 +75,17 @@ impl World {
             in_range.push(peripheral);
         }
         let bus = PrivateBus::start(dir)?;
+        let mut smp_servers = std::collections::HashMap::new();
+        for (i, p) in in_range.iter().enumerate() {
+            if p.model == "zephyr-sensor" {
+                let opts = crate::SimOptions::new(
+                    crate::Model::ZephyrSensor,
+                    dir.join(format!("zephyr-sensor-{i}")),
+                );
+                let server = crate::zephyr::start_without_uart(&opts).await?;
+                smp_servers.insert(p.object_path(), server);
+            }
+        }
         let agents = Agents::default();
         let objects = objects::ObjectManager::default();
         let adapter = Adapter {
@@ -80,6 +93,7 @@ impl World {
             address: ADAPTER_ADDRESS.into(),
             name: ADAPTER_NAME.into(),
             powered: true,
+            smp_servers,
             discovery_clients: Vec::new(),
             in_range: in_range.clone(),
             found: false,

@@ -9,6 +9,7 @@ use zbus::zvariant::{ObjectPath, OwnedValue, Value};
 
 use super::bluez::{Adapter, ADAPTER_PATH};
 use super::device::Device;
+use super::gatt::{GattService, SmpCharacteristic};
 
 /// An object path that sorts (zvariant's paths do not): serialized as a D-Bus object path (`o`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, zbus::zvariant::Type)]
@@ -19,11 +20,48 @@ pub struct SortedPath(String);
 /// Interfaces and their properties of one object.
 pub type InterfaceMap = HashMap<String, HashMap<String, OwnedValue>>;
 
+/// What a registered object path serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Device,
+    GattService,
+    SmpCharacteristic,
+}
+
 /// The managed objects, for `GetManagedObjects`: registered paths, read on each call.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectManager {
-    /// Device object paths added so far.
-    pub devices: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Object paths added after start (devices, GATT objects), in order.
+    pub added: std::sync::Arc<std::sync::Mutex<Vec<(String, Kind)>>>,
+}
+
+impl ObjectManager {
+    /// Records `path` and announces it (InterfacesAdded).
+    pub async fn announce(
+        &self,
+        conn: &zbus::Connection,
+        path: &str,
+        kind: Kind,
+        interfaces: InterfaceMap,
+    ) -> zbus::Result<()> {
+        self.added
+            .lock()
+            .expect("objects")
+            .push((path.to_string(), kind));
+        let ctxt = SignalContext::new(conn, "/")?;
+        Self::interfaces_added(&ctxt, ObjectPath::try_from(path)?, interfaces).await
+    }
+
+    /// Forgets `path` and everything under it; returns what was removed.
+    pub fn forget(&self, path: &str) -> Vec<(String, Kind)> {
+        let mut added = self.added.lock().expect("objects");
+        let below = format!("{path}/");
+        let (gone, kept) = added
+            .drain(..)
+            .partition(|(p, _)| p == path || p.starts_with(&below));
+        *added = kept;
+        gone
+    }
 }
 
 pub fn owned(value: Value<'_>) -> OwnedValue {
@@ -47,11 +85,25 @@ impl ObjectManager {
         if let Ok(adapter) = server.interface::<_, Adapter>(ADAPTER_PATH).await {
             out.insert(path(ADAPTER_PATH), adapter.get().await.interfaces());
         }
-        let devices = self.devices.lock().expect("devices").clone();
-        for p in devices {
-            if let Ok(device) = server.interface::<_, Device>(p.as_str()).await {
-                out.insert(path(&p), device.get().await.interfaces());
-            }
+        let added = self.added.lock().expect("objects").clone();
+        for (p, kind) in added {
+            let interfaces = match kind {
+                Kind::Device => match server.interface::<_, Device>(p.as_str()).await {
+                    Ok(i) => i.get().await.interfaces(),
+                    Err(_) => continue,
+                },
+                Kind::GattService => match server.interface::<_, GattService>(p.as_str()).await {
+                    Ok(i) => i.get().await.interfaces(),
+                    Err(_) => continue,
+                },
+                Kind::SmpCharacteristic => {
+                    match server.interface::<_, SmpCharacteristic>(p.as_str()).await {
+                        Ok(i) => i.get().await.interfaces(),
+                        Err(_) => continue,
+                    }
+                }
+            };
+            out.insert(path(&p), interfaces);
         }
         Ok(out)
     }

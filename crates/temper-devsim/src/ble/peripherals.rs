@@ -2,7 +2,6 @@
 //! service UUIDs, RSSI).
 
 use super::bluez::ADAPTER_PATH;
-use super::device::Device;
 
 /// MCUmgr's SMP GATT service (Zephyr `CONFIG_MCUMGR_TRANSPORT_BT`).
 pub const SMP_SERVICE: &str = "8d53dc1d-1db7-4cd3-868b-8a527460aa84";
@@ -46,14 +45,5 @@ impl Peripheral {
     /// `/org/bluez/hci0/dev_XX_XX_XX_XX_XX_XX`.
     pub fn object_path(&self) -> String {
         format!("{ADAPTER_PATH}/dev_{}", self.address.replace(':', "_"))
-    }
-
-    /// Its Device1 object, disconnected.
-    pub fn device(&self) -> Device {
-        Device {
-            peripheral: self.clone(),
-            connected: false,
-            services_resolved: false,
-        }
     }
 }

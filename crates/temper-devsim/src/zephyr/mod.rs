@@ -128,11 +128,9 @@ pub fn save_state(dir: &Path, state: &ZephyrState) -> Result<(), SimError> {
     crate::state::save_json_atomically(dir, state)
 }
 
-/// Start a zephyr-sensor: state, the bootloader, PTY, the SMP task and the reset lifecycle. The receiver
-/// follows the device through its reboots (unplugged while it resets, plugged with its new port after).
-pub(crate) async fn start(
-    opts: SimOptions,
-) -> Result<(ReadyInfo, watch::Receiver<Presence>), SimError> {
+/// Power on: state loaded (or a new device made), the bootloader run (finishing a swap a power cut
+/// interrupted); returns the server, the boot report and the address its services use.
+fn power_on(opts: &SimOptions) -> Result<(Shared, BootReport, std::net::Ipv4Addr), SimError> {
     let model = opts.model.id();
     let dir = opts.state_dir.clone();
     fs::create_dir_all(&dir).map_err(|e| SimError::io(dir.display().to_string(), e))?;
@@ -152,9 +150,25 @@ pub(crate) async fn start(
     let (buf_size, buf_count) = opts.smp_buffers.unwrap_or(DEFAULT_BUFFERS);
     let mut server = smp::Server::new(dir.clone(), state, events, buf_size, buf_count)
         .with_boot_key(opts.boot_key);
-    // Power on: the bootloader runs first (and finishes a swap a power cut interrupted).
     let report = boot::run(&dir, &mut server.state, &server.boot_key, &server.events)?;
-    let server: Shared = Arc::new(Mutex::new(server));
+    Ok((Arc::new(Mutex::new(server)), report, ip))
+}
+
+/// A zephyr-sensor reached over its radio only (the BLE world): powered on, its application booted (network
+/// services on its address), no console UART. Its SMP server answers what the BLE transport hands it.
+pub async fn start_without_uart(opts: &SimOptions) -> Result<Shared, SimError> {
+    let (server, _report, ip) = power_on(opts)?;
+    on_boot(&server, ip).await?;
+    Ok(server)
+}
+
+/// Start a zephyr-sensor: state, the bootloader, PTY, the SMP task and the reset lifecycle. The receiver
+/// follows the device through its reboots (unplugged while it resets, plugged with its new port after).
+pub(crate) async fn start(
+    opts: SimOptions,
+) -> Result<(ReadyInfo, watch::Receiver<Presence>), SimError> {
+    let model = opts.model.id();
+    let (server, report, ip) = power_on(&opts)?;
     let uart = Uart::bring_up(&server, opts.baud, &report)?;
     let info = ReadyInfo {
         port: uart.port.clone(),
