@@ -43,6 +43,13 @@ pub trait Link: Send {
 
     /// A human-readable name of the link, such as the port path.
     fn describe(&self) -> String;
+
+    /// True when the link carries protocol packets as they are (BLE GATT, UDP), false for a console byte
+    /// stream (serial). SMP frames its packets for a console (base64 lines, length, CRC), not for a packet
+    /// link.
+    fn carries_packets(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]
@@ -61,5 +68,9 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn describe(&self) -> String {
         (**self).describe()
+    }
+
+    fn carries_packets(&self) -> bool {
+        (**self).carries_packets()
     }
 }

@@ -36,6 +36,7 @@ pub fn pair(max_send: Option<usize>) -> (TestLink, DeviceSide) {
     (
         TestLink {
             max_send,
+            packets: false,
             to_device,
             from_device,
         },
@@ -47,9 +48,18 @@ pub fn pair(max_send: Option<usize>) -> (TestLink, DeviceSide) {
     )
 }
 
+/// A connected pair whose link carries protocol packets (like BLE GATT): each send at most `mtu_payload`
+/// bytes, [`Link::carries_packets`] true.
+pub fn packet_pair(mtu_payload: usize) -> (TestLink, DeviceSide) {
+    let (mut link, side) = pair(Some(mtu_payload));
+    link.packets = true;
+    (link, side)
+}
+
 /// The host end of an in-memory link; implements [`Link`].
 pub struct TestLink {
     max_send: Option<usize>,
+    packets: bool,
     to_device: mpsc::UnboundedSender<Vec<u8>>,
     from_device: mpsc::Receiver<Vec<u8>>,
 }
@@ -58,6 +68,10 @@ pub struct TestLink {
 impl Link for TestLink {
     fn max_send(&self) -> Option<usize> {
         self.max_send
+    }
+
+    fn carries_packets(&self) -> bool {
+        self.packets
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError> {

@@ -17,6 +17,7 @@ pub mod client;
 pub mod codes;
 pub mod header;
 pub mod messages;
+pub mod packets;
 pub mod serial;
 pub mod testing;
 pub mod upload;

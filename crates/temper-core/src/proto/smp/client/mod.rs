@@ -24,7 +24,8 @@ use tokio::time::Instant;
 
 use super::header::{Header, SmpError, SmpVersion};
 use super::messages::{answers, decode_response, encode_request, Request, SplitError};
-use super::serial::{self, Decoder};
+use super::packets::Unframer;
+use super::serial;
 use super::upload::UploadError;
 use crate::transport::{Link, TransportError};
 
@@ -95,7 +96,7 @@ impl SmpClientError {
 /// An SMP client over one link; see the [module documentation](self).
 pub struct SmpClient<L: Link> {
     link: L,
-    decoder: Decoder,
+    decoder: Unframer,
     seq: u8,
     version: SmpVersion,
     timeout: Duration,
@@ -117,8 +118,8 @@ impl<L: Link> SmpClient<L> {
     /// A client speaking SMP v2 first, with [`DEFAULT_TIMEOUT`] and [`DEFAULT_ERASE_TIMEOUT`].
     pub fn new(link: L) -> Self {
         SmpClient {
+            decoder: Unframer::for_link(&link),
             link,
-            decoder: Decoder::new(),
             seq: rand::random(),
             version: SmpVersion::V2,
             timeout: DEFAULT_TIMEOUT,
@@ -201,9 +202,14 @@ impl<L: Link> SmpClient<L> {
         }
     }
 
-    /// Frames `packet` and writes it, split to the link's `max_send`.
+    /// Frames `packet` for a console (as is for a packet link) and writes it, split to the link's
+    /// `max_send`.
     async fn send(&mut self, packet: &[u8]) -> Result<(), TransportError> {
-        let bytes = serial::encode(packet, serial::MAX_LINE);
+        let bytes = if self.link.carries_packets() {
+            packet.to_vec()
+        } else {
+            serial::encode(packet, serial::MAX_LINE)
+        };
         let max = self.link.max_send().unwrap_or(bytes.len()).max(1);
         for part in bytes.chunks(max) {
             self.link.send(part).await?;

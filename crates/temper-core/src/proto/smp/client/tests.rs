@@ -516,3 +516,25 @@ async fn smp_client_upload_reports_a_closed_link() {
     assert!(err.is_link_closed(), "{err:?}");
     device.await.unwrap();
 }
+
+/// Over a packet link (BLE GATT: raw SMP packets, sends of at most MTU − 3 bytes, replies split into
+/// notifications), the same client works unchanged: commands, and an upload whose requests span several
+/// writes and whose replies span several notifications.
+#[tokio::test]
+async fn smp_client_speaks_raw_packets_over_a_packet_link() {
+    let (mut client, device) = start(FakeConfig {
+        packet_mtu: Some(20),
+        buf_size: 512,
+        ..FakeConfig::default()
+    });
+    assert_eq!(client.echo(&"e".repeat(60)).await.unwrap(), "e".repeat(60));
+    client.upload(&image(3_000), |_, _| {}).await.unwrap();
+    let device = finish(client, device).await;
+    assert_eq!(device.slot1, Some(image(3_000)));
+    assert_eq!(device.dropped_frames, 0);
+    assert!(
+        device.largest_packet > 20,
+        "requests larger than one write were reassembled: {}",
+        device.largest_packet
+    );
+}

@@ -31,8 +31,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::header::{Header, SmpVersion};
+use super::packets::{PacketAssembler, Unframer};
 use super::serial::{self, Decoder};
-use crate::transport::testing::{pair, DeviceSide, TestLink};
+use crate::transport::testing::{packet_pair, pair, DeviceSide, TestLink};
 
 /// Rewrites one framed reply before it is sent: given the request's header, the request's index (0-based,
 /// over all requests) and the framed reply bytes, returns the chunks to push to the host instead (each one
@@ -65,6 +66,9 @@ pub struct FakeConfig {
     pub slow_command: Duration,
     /// Rewrites replies on their way out (hostile devices).
     pub tamper: Option<Tamper>,
+    /// Speak over a packet link (BLE GATT) instead of a console: requests arrive as raw SMP packets in
+    /// messages of at most this many bytes, and replies leave as raw packets in messages of this size.
+    pub packet_mtu: Option<usize>,
 }
 
 impl Default for FakeConfig {
@@ -82,6 +86,7 @@ impl Default for FakeConfig {
             settings: BTreeMap::new(),
             slow_command: Duration::from_millis(500),
             tamper: None,
+            packet_mtu: None,
         }
     }
 }
@@ -140,7 +145,10 @@ pub struct FakeDevice {
 
 /// Starts a fake device; returns the host's end of the link and the device task.
 pub fn start(config: FakeConfig) -> (TestLink, tokio::task::JoinHandle<FakeDevice>) {
-    let (link, side) = pair(None);
+    let (link, side) = match config.packet_mtu {
+        Some(mtu) => packet_pair(mtu),
+        None => pair(None),
+    };
     (link, tokio::spawn(run(side, config)))
 }
 
@@ -150,7 +158,13 @@ async fn run(mut side: DeviceSide, mut config: FakeConfig) -> FakeDevice {
         settings: config.settings.clone(),
         ..FakeDevice::default()
     };
-    let mut decoder = Decoder::with_limits(serial::MAX_LINE, config.buf_size as usize);
+    let mut decoder = match config.packet_mtu {
+        Some(_) => Unframer::Packets(PacketAssembler::new(config.buf_size as usize)),
+        None => Unframer::Console(Decoder::with_limits(
+            serial::MAX_LINE,
+            config.buf_size as usize,
+        )),
+    };
     while let Some(mut bytes) = side.recv().await {
         bytes.extend(side.take_sent());
         decoder.push(&bytes);
@@ -176,10 +190,16 @@ async fn run(mut side: DeviceSide, mut config: FakeConfig) -> FakeDevice {
                     side.push("[00:00:01.000,000] <inf> app: tick\r\nuart:~$ ")
                         .await;
                 }
-                let framed = serial::encode(&reply, serial::MAX_LINE);
+                let framed = match config.packet_mtu {
+                    Some(_) => reply.clone(),
+                    None => serial::encode(&reply, serial::MAX_LINE),
+                };
                 let chunks = match config.tamper.as_mut() {
                     Some(tamper) => tamper(&header, index, framed),
-                    None => vec![framed],
+                    None => match config.packet_mtu {
+                        Some(mtu) => framed.chunks(mtu).map(<[u8]>::to_vec).collect(),
+                        None => vec![framed],
+                    },
                 };
                 for chunk in chunks {
                     side.push(chunk).await;
