@@ -4,7 +4,7 @@
 #   bash scripts/deps.sh test   # that, plus what the tests run (Xvfb, WebKitWebDriver, tauri-driver, gnome-keyring)
 set -euo pipefail
 mode="${1:-test}"
-packages=(build-essential pkg-config libssl-dev curl ca-certificates openssl file
+packages=(build-essential pkg-config libssl-dev libdbus-1-dev curl ca-certificates openssl file
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 if [ "$mode" = test ]; then
   packages+=(gnome-keyring dbus webkit2gtk-driver xvfb xauth python3-venv bluez)

@@ -455,3 +455,44 @@ pub fn tcp_open(ip: &str, port: u16) -> bool {
     let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().expect("an address");
     std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
+
+/// Bytes after the body: the TLV info header and one SHA-256 TLV.
+const TLV_AREA: usize = 4 + 4 + 32;
+
+/// A `len`-byte MCUboot image: a 32-byte header (magic, version 1.2.3), a body from `seed` and a TLV area
+/// with the SHA-256 hash TLV over header and body (unsigned: slot state reports the hash, only a boot would
+/// check a signature).
+pub fn mcuboot_image(len: usize, seed: u64) -> Vec<u8> {
+    let body_end = len - TLV_AREA;
+    let mut img = Vec::with_capacity(len);
+    img.extend_from_slice(&0x96f3_b83d_u32.to_le_bytes());
+    img.extend_from_slice(&0u32.to_le_bytes()); // load address
+    img.extend_from_slice(&32u16.to_le_bytes()); // header size
+    img.extend_from_slice(&0u16.to_le_bytes()); // protected TLV size
+    img.extend_from_slice(&((body_end - 32) as u32).to_le_bytes());
+    img.extend_from_slice(&0u32.to_le_bytes()); // flags
+    img.extend_from_slice(&[1, 2, 3, 0, 0, 0, 0, 0]); // 1.2.3 build 0
+    img.extend_from_slice(&0u32.to_le_bytes());
+    let mut x = seed | 1;
+    while img.len() < body_end {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        img.push(x as u8);
+    }
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&img)
+    };
+    img.extend_from_slice(&0x6907u16.to_le_bytes()); // TLV info magic
+    img.extend_from_slice(&(TLV_AREA as u16).to_le_bytes());
+    img.extend_from_slice(&0x10u16.to_le_bytes()); // IMAGE_TLV_SHA256
+    img.extend_from_slice(&32u16.to_le_bytes());
+    img.extend_from_slice(&digest);
+    img
+}
+
+/// The image hash the device reports for `img` (its SHA-256 TLV, hex).
+pub fn image_hash(img: &[u8]) -> String {
+    hex::encode(&img[img.len() - 32..])
+}

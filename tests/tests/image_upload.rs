@@ -12,49 +12,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use temper_e2e::{binary, describe, json_lines, Sim};
+use temper_e2e::{binary, describe, image_hash, json_lines, mcuboot_image, Sim};
 
 /// Longest any one upload run may take here (256 KiB at 384 B × 4 takes under a minute).
 const RUN_LIMIT: Duration = Duration::from_secs(240);
-
-/// Bytes after the body: the TLV info header and one SHA-256 TLV.
-const TLV_AREA: usize = 4 + 4 + 32;
-
-/// A `len`-byte MCUboot image: a 32-byte header (magic, version 1.2.3), a body from `seed` and a TLV area
-/// with the SHA-256 hash TLV over header and body (unsigned: slot state reports the hash, only a boot would
-/// check a signature).
-fn mcuboot_image(len: usize, seed: u64) -> Vec<u8> {
-    let body_end = len - TLV_AREA;
-    let mut img = Vec::with_capacity(len);
-    img.extend_from_slice(&0x96f3_b83d_u32.to_le_bytes());
-    img.extend_from_slice(&0u32.to_le_bytes()); // load address
-    img.extend_from_slice(&32u16.to_le_bytes()); // header size
-    img.extend_from_slice(&0u16.to_le_bytes()); // protected TLV size
-    img.extend_from_slice(&((body_end - 32) as u32).to_le_bytes());
-    img.extend_from_slice(&0u32.to_le_bytes()); // flags
-    img.extend_from_slice(&[1, 2, 3, 0, 0, 0, 0, 0]); // 1.2.3 build 0
-    img.extend_from_slice(&0u32.to_le_bytes());
-    let mut x = seed | 1;
-    while img.len() < body_end {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        img.push(x as u8);
-    }
-    let digest = Sha256::digest(&img);
-    img.extend_from_slice(&0x6907u16.to_le_bytes()); // TLV info magic
-    img.extend_from_slice(&(TLV_AREA as u16).to_le_bytes());
-    img.extend_from_slice(&0x10u16.to_le_bytes()); // IMAGE_TLV_SHA256
-    img.extend_from_slice(&32u16.to_le_bytes());
-    img.extend_from_slice(&digest);
-    img
-}
-
-/// The image hash the device reports for `img` (its SHA-256 TLV, hex).
-fn image_hash(img: &[u8]) -> String {
-    hex::encode(&img[img.len() - 32..])
-}
 
 fn sim(dir: &Path, ip: &str, extra: &[&str]) -> Sim {
     let mut args = vec!["--model", "zephyr-sensor"];

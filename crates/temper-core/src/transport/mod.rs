@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+pub mod ble;
 pub mod serial;
 pub mod testing;
 
