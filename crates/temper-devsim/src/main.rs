@@ -138,11 +138,7 @@ fn main() -> anyhow::Result<()> {
         smp_buffers,
         boot_key,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let rt = runtime()?;
     rt.block_on(async move {
         // Handle the signals before announcing, so no signal can leave the announcement behind.
         let mut term = signal(SignalKind::terminate())?;
@@ -185,11 +181,7 @@ fn main() -> anyhow::Result<()> {
 
 /// `temper-devsim ble`: the world runs until SIGTERM or SIGINT; the bus daemon stops with it.
 fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let rt = runtime()?;
     rt.block_on(async move {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
@@ -214,4 +206,13 @@ fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
         }
         Ok::<(), anyhow::Error>(())
     })
+}
+
+/// The simulators' runtime: two workers (paced I/O threads are separate).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")
 }

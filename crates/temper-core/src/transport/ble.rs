@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use btleplug::api::{
-    Central, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter,
+    Central, CentralEvent, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter,
     ValueNotification, WriteType,
 };
 use btleplug::platform::{Manager, Peripheral};
@@ -63,6 +63,11 @@ impl BleLink {
         if adapter.adapter_state().await.ok() == Some(CentralState::PoweredOff) {
             return Err(open("Bluetooth is off: turn it on and try again".into()));
         }
+        // Subscribed before the scan starts, so no discovery is missed.
+        let mut events = adapter
+            .events()
+            .await
+            .map_err(|e| open(format!("no adapter events ({e})")))?;
         let filter = ScanFilter {
             services: vec![SMP_SERVICE],
         };
@@ -71,24 +76,32 @@ impl BleLink {
             .await
             .map_err(|e| open(format!("cannot scan ({e})")))?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let peripheral = loop {
-            let found = adapter.peripherals().await.unwrap_or_default();
-            if let Some(p) = found
-                .into_iter()
-                .find(|p| p.address().to_string().eq_ignore_ascii_case(address))
-            {
-                break p;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let _ = adapter.stop_scan().await;
-                return Err(open(format!(
-                    "not found within {} s: is it powered and in range?",
-                    timeout.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let is_it = |p: &Peripheral| p.address().to_string().eq_ignore_ascii_case(address);
+        // Known already (an earlier scan), else the discovery or update event that names it.
+        let mut found = adapter
+            .peripherals()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(is_it);
+        while found.is_none() {
+            let event = tokio::time::timeout_at(deadline, events.next()).await;
+            let id = match event {
+                Ok(Some(CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id))) => {
+                    id
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            };
+            found = adapter.peripheral(&id).await.ok().filter(is_it);
+        }
         let _ = adapter.stop_scan().await;
+        let peripheral = found.ok_or_else(|| {
+            open(format!(
+                "not found within {} s: is it powered and in range?",
+                timeout.as_secs()
+            ))
+        })?;
         peripheral
             .connect()
             .await
