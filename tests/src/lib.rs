@@ -3,7 +3,10 @@
 //!
 //! The binaries are the ones `cargo build --workspace --bins` put beside this test executable's `deps/` folder.
 
+pub mod ble;
 pub mod gui;
+
+pub use ble::BleWorld;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

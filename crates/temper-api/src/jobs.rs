@@ -148,6 +148,7 @@ fn run(
         site: request.site,
         clock_offset_secs: 0,
         rotate_now: request.kind == JobKind::RotateNow,
+        link: None,
     };
     let mut inventory = request.inventory;
     let mut translator = Translator::default();

@@ -45,8 +45,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Commission the device on a serial port: rotate credentials, close services, verify from outside.
+    /// Commission a device on a serial port or over Bluetooth LE: rotate credentials, close services, verify
+    /// from outside.
     Commission(cmd::commission::Cmd),
+    /// Bluetooth LE bonds: forget a device.
+    Ble(cmd::ble::Cmd),
     /// List the attached devices and the profile each matches; --watch reports plugs and unplugs.
     Devices(cmd::devices::Cmd),
     /// Read the inventory.
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Commission(cmd) => cmd.run(&globals).await,
             Command::Devices(cmd) => cmd.run(&globals).await,
+            Command::Ble(cmd) => cmd.run(&globals).await,
             Command::Inventory(cmd) => cmd.run(&globals),
             Command::Audit(cmd) => cmd.run(&globals),
             Command::Ca(cmd) => cmd.run(&globals),

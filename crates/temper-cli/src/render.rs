@@ -110,6 +110,19 @@ impl Renderer {
         }
     }
 
+    /// A line about the link itself (a BLE reconnect): `{"event":"link","message":…}` with --json.
+    pub fn link_note(&mut self, message: &str) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({ "event": "link", "message": message })
+            );
+        } else {
+            self.finish();
+            eprintln!("{message}");
+        }
+    }
+
     /// Clears any progress bar left (after an error).
     pub fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {

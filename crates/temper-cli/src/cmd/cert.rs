@@ -88,6 +88,7 @@ impl Renew {
             clock_offset_secs: crate::fault::clock_offset()
                 .map_err(|e| Failure::new(exit::USAGE, e))?,
             rotate_now: false,
+            link: None,
         };
         let renew = RenewOptions {
             device: self.device,

@@ -1,9 +1,12 @@
-//! `temper commission --port PATH | --device SERIAL`: harden one device.
+//! `temper commission --port PATH | --device SERIAL | --ble ADDRESS`: harden one device.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{ArgGroup, Args};
+use temper_core::inventory::link::DeviceLink;
 use temper_core::plan::{self, CommissionOptions};
 use temper_core::transport::serial::SerialLink;
 
@@ -13,7 +16,7 @@ use crate::{exit, Failure, Globals};
 
 /// Options of `temper commission`.
 #[derive(Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["port", "device"])))]
+#[command(group(ArgGroup::new("target").required(true).args(["port", "device", "ble"])))]
 pub struct Cmd {
     /// The serial port the device is on, e.g. /dev/ttyUSB0.
     #[arg(long)]
@@ -21,6 +24,13 @@ pub struct Cmd {
     /// Instead of --port: the attached device whose USB serial number is SERIAL (see `temper devices`).
     #[arg(long, value_name = "SERIAL")]
     device: Option<String>,
+    /// Instead of --port: the Bluetooth LE device with this address (see `temper devices`).
+    #[arg(long, value_name = "ADDRESS")]
+    ble: Option<String>,
+    /// The 6-digit passkey printed on a BLE device's label (when its profile pairs by passkey and does not
+    /// give one).
+    #[arg(long, value_name = "NNNNNN")]
+    passkey: Option<temper_core::transport::ble::Passkey>,
     #[command(flatten)]
     bus: super::devices::BusArgs,
     /// Use this profile instead of recognising the model.
@@ -51,6 +61,8 @@ impl Cmd {
         Cmd {
             port: Some(port),
             device: None,
+            ble: None,
+            passkey: None,
             bus: super::devices::BusArgs::at(bus),
             profile: None,
             address: None,
@@ -63,13 +75,16 @@ impl Cmd {
 
     /// Runs the plan and prints the report.
     pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
-        let port = match (self.port, &self.device) {
+        if let Some(address) = self.ble.clone() {
+            return self.run_ble(&address, globals).await;
+        }
+        let port = match (self.port.clone(), &self.device) {
             (Some(port), _) => port,
             (None, Some(serial)) => self.bus.port_of(serial)?,
             (None, None) => {
                 return Err(Failure::new(
                     exit::USAGE,
-                    "pass --port PATH or --device SERIAL",
+                    "pass --port PATH, --device SERIAL or --ble ADDRESS",
                 ))
             }
         };
@@ -85,16 +100,7 @@ impl Cmd {
         let mut inventory = super::open_inventory(globals)?;
         let baud = self.baud.unwrap_or(profiles[0].baud);
         let link = SerialLink::open(&port, baud).map_err(|e| Failure::new(exit::FAILED, e))?;
-        let options = CommissionOptions {
-            port,
-            profiles,
-            address: self.address,
-            control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
-            site: self.site,
-            clock_offset_secs: crate::fault::clock_offset()
-                .map_err(|e| Failure::new(exit::USAGE, e))?,
-            rotate_now: self.rotate_now,
-        };
+        let options = self.options(port.clone(), profiles, Some(DeviceLink::serial(&port)))?;
         let fault = FaultPoint::from_env();
         let mut renderer = Renderer::new(globals.json);
         let mut sink = |event: &temper_core::event::Event| {
@@ -103,9 +109,96 @@ impl Cmd {
         };
         let result = plan::commission(Box::new(link), options, &mut inventory, &mut sink).await;
         renderer.finish();
-        conclude(result, globals, "the device is NOT hardened: some outside checks failed (listed above); fix them and run again")
+        conclude(result, globals, NOT_HARDENED)
+    }
+
+    fn options(
+        &self,
+        port: String,
+        profiles: Vec<temper_core::profile::Profile>,
+        link: Option<DeviceLink>,
+    ) -> Result<CommissionOptions, Failure> {
+        Ok(CommissionOptions {
+            port,
+            profiles,
+            address: self.address,
+            control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
+            site: self.site.clone(),
+            clock_offset_secs: crate::fault::clock_offset()
+                .map_err(|e| Failure::new(exit::USAGE, e))?,
+            rotate_now: self.rotate_now,
+            link,
+        })
+    }
+
+    /// Over Bluetooth LE: find, pair, commission; when the link drops, reconnect with back-off and run the
+    /// plan again, which resumes where it stopped (the pending credential is in the inventory already).
+    async fn run_ble(&self, address: &str, globals: &Globals) -> Result<u8, Failure> {
+        let profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        let ble_profiles: Vec<_> = profiles
+            .iter()
+            .filter(|p| p.ble.is_some())
+            .cloned()
+            .collect();
+        let profiles = if self.profile.is_none() && !ble_profiles.is_empty() {
+            ble_profiles
+        } else {
+            profiles
+        };
+        let profiles = with_cert_key(profiles, self.cert_key.as_deref())?;
+        let mut inventory = super::open_inventory(globals)?;
+        let fault = FaultPoint::from_env();
+        let mut renderer = Renderer::new(globals.json);
+        let mut attempt = 0;
+        let result = loop {
+            let opened = match super::ble::open(address, profiles.clone(), self.passkey).await {
+                Ok(opened) => opened,
+                Err(e) if attempt > 0 && attempt < RECONNECTS.len() => {
+                    renderer.link_note(&format!(
+                        "reconnect to {address} failed ({}); trying again",
+                        e.message
+                    ));
+                    tokio::time::sleep(RECONNECTS[attempt]).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let port = format!("BLE {}", address.to_ascii_uppercase());
+            let options = self.options(port, opened.profiles, Some(opened.link_record))?;
+            let mut sink = |event: &temper_core::event::Event| {
+                renderer.event(event);
+                fault.reached(&event.key());
+            };
+            let result = plan::commission(opened.link, options, &mut inventory, &mut sink).await;
+            match result {
+                Err(e) if e.is_link_lost() && attempt < RECONNECTS.len() => {
+                    renderer.link_note(&format!(
+                        "the Bluetooth link to {address} dropped ({e}); reconnecting in {:.1} s to resume",
+                        RECONNECTS[attempt].as_secs_f32()
+                    ));
+                    tokio::time::sleep(RECONNECTS[attempt]).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        renderer.finish();
+        conclude(result, globals, NOT_HARDENED)
     }
 }
+
+/// Back-off between BLE reconnects; one entry per attempt.
+const RECONNECTS: [Duration; 5] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
+
+const NOT_HARDENED: &str =
+    "the device is NOT hardened: some outside checks failed (listed above); fix them and run again";
 
 /// `profiles` with their devices told to make `kind` keys (`--cert-key`), leaving out the models whose profile
 /// does not allow it (the device on the port cannot be one of them). Refused, naming each profile and what it

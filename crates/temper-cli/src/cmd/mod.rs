@@ -1,6 +1,7 @@
 //! Subcommands, and what they share: opening the inventory and loading profiles.
 
 pub mod audit;
+pub mod ble;
 pub mod ca;
 pub mod cert;
 pub mod commission;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::transport::ble::Sighting;
+
 /// One device attached to this station, as a [`DeviceSource`](super::DeviceSource) saw it.
 ///
 /// JSON: `{"id":"sim:…","transport":{"kind":"serial","port":"/dev/pts/3"},"usb":{"vid":4292,…},
@@ -29,6 +31,7 @@ impl AttachedDevice {
     pub fn port(&self) -> Option<&str> {
         match &self.transport {
             Transport::Serial { port } => Some(port),
+            Transport::Ble(_) => None,
         }
     }
 
@@ -37,8 +40,22 @@ impl AttachedDevice {
         self.usb.as_ref().and_then(|usb| usb.serial.as_deref())
     }
 
-    /// One line for people: `/dev/ttyUSB0 (10c4:ea60, serial 0123, Silicon Labs CP2102 …, simulated)`.
+    /// What the device advertises, when it was heard over Bluetooth LE.
+    pub fn ble(&self) -> Option<&Sighting> {
+        match &self.transport {
+            Transport::Ble(seen) => Some(seen),
+            Transport::Serial { .. } => None,
+        }
+    }
+
+    /// One line for people: `/dev/ttyUSB0 (10c4:ea60, serial 0123, Silicon Labs CP2102 …, simulated)`, or
+    /// `PlugMini-0010 (Bluetooth LE D4:5A:1E:00:00:10, -58 dBm)`.
     pub fn summary(&self) -> String {
+        if let Transport::Ble(seen) = &self.transport {
+            let name = seen.name.as_deref().unwrap_or("(no name)");
+            let rssi = seen.rssi.map(|r| format!(", {r} dBm")).unwrap_or_default();
+            return format!("{name} (Bluetooth LE {}{rssi})", seen.address);
+        }
         let mut parts = Vec::new();
         if let Some(usb) = &self.usb {
             parts.push(usb.usb_id());
@@ -65,7 +82,7 @@ impl AttachedDevice {
     }
 }
 
-/// How to reach an attached device. Tagged by `kind` in JSON; BLE will be another kind.
+/// How to reach an attached device. Tagged by `kind` in JSON: `serial`, or `ble` with the advertisement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "kind",
@@ -78,6 +95,8 @@ pub enum Transport {
         /// Its path, e.g. `/dev/ttyUSB0` or `/dev/pts/3`.
         port: String,
     },
+    /// A Bluetooth LE device heard advertising.
+    Ble(Sighting),
 }
 
 /// What the USB device descriptor says.
@@ -119,6 +138,8 @@ pub enum Source {
     Usb,
     /// A simulator that announced itself on the simulated USB bus.
     Simulated,
+    /// Heard by the Bluetooth adapter (BlueZ).
+    Bluetooth,
 }
 
 /// A change seen by the [`Watcher`](super::Watcher). JSON: `{"event":"attached", …device…}` or

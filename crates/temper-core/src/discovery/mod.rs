@@ -7,6 +7,7 @@
 //!
 //! This layer knows nothing of front ends: the CLI prints the events, the GUI forwards them.
 
+mod ble;
 mod device;
 mod recognise;
 mod simbus;
@@ -18,6 +19,10 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use ble::{
+    attached as ble_attached, recognise_ble, scan_filter as ble_scan_filter, BleSource, BleStatus,
+    BleStatusHandle,
+};
 pub use device::{
     find_by_serial, format_usb_id, AttachedDevice, DiscoveryEvent, LookupError, Source, Transport,
     UsbIdentity,

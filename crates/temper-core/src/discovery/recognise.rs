@@ -53,6 +53,9 @@ impl ProfileMatch {
 
 /// Matches `device`'s USB id against each profile's `recognition.usb_ids`.
 pub fn recognise(device: &AttachedDevice, profiles: &[Profile]) -> ProfileMatch {
+    if let Some(seen) = device.ble() {
+        return super::ble::recognise_ble(seen, profiles);
+    }
     let Some(usb) = &device.usb else {
         return ProfileMatch::Unknown {
             reason: "no USB identity (not a USB device)".into(),

@@ -16,6 +16,7 @@ mod error;
 pub mod kdf;
 pub mod keys;
 pub mod leak_scan;
+pub mod link;
 mod migrations;
 mod sqlcipher;
 #[cfg(test)]

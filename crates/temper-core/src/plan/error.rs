@@ -62,3 +62,24 @@ pub enum PlanError {
         message: String,
     },
 }
+
+impl PlanError {
+    /// True when the plan stopped because the link to the device went away or went silent (a BLE link
+    /// dropped, a reply lost with it): reconnecting and running the plan again resumes it.
+    pub fn is_link_lost(&self) -> bool {
+        match self {
+            PlanError::Smp(e) => {
+                e.is_link_closed()
+                    || matches!(
+                        e,
+                        SmpClientError::Timeout { .. }
+                            | SmpClientError::Link(crate::transport::TransportError::Io(_))
+                    )
+            }
+            PlanError::Console(ConsoleError::Transport(
+                crate::transport::TransportError::Closed(_),
+            )) => true,
+            _ => false,
+        }
+    }
+}

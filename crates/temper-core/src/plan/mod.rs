@@ -51,6 +51,8 @@ pub struct CommissionOptions {
     /// from outside, then made current). Every run with this set rotates again; a resumed run first finishes
     /// a pending credential the device already took.
     pub rotate_now: bool,
+    /// How the station reaches the device (transport, BLE bond), recorded with it once it is identified.
+    pub link: Option<crate::inventory::link::DeviceLink>,
 }
 
 impl CommissionOptions {

@@ -28,6 +28,7 @@ pub(crate) fn build(
     let recognition = recognition(&raw)?;
     let console = raw.console.as_ref().map(console).transpose()?;
     let smp = raw.smp.as_ref().map(smp);
+    let ble = raw.ble.as_ref().map(super::ble::build).transpose()?;
     let baud = match (&raw.console, &raw.smp) {
         (Some(c), _) => *c.baud.get_ref(),
         (None, Some(s)) => *s.baud.get_ref(),
@@ -71,6 +72,7 @@ pub(crate) fn build(
         baud,
         console,
         smp,
+        ble,
         address,
         password_policy,
         credentials,

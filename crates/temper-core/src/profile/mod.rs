@@ -11,6 +11,7 @@
 //! Every failure is a [`ProfileError`] naming the file, line, column and field, with a help line.
 //! [`json_schema`] describes the file format for editors (`provisioning-profiles/profile.schema.json`).
 
+mod ble;
 mod build;
 mod certificate;
 mod error;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use ble::{BleIdentity, Pairing};
 pub use certificate::{
     render_csr_command, CertInstall, CertificateSpec, ClientApplication, ClientCheckSpec,
     ClockMethod, ClockSetting, ClockSpec, PlainHttpAfter, PlainHttpSpec, CHUNK,
@@ -61,6 +63,8 @@ pub struct Profile {
     pub console: Option<crate::proto::console::ConsoleConfig>,
     /// The SMP driver's settings (driver "smp").
     pub smp: Option<SmpSpec>,
+    /// The Bluetooth LE identity, for a model reachable over BLE.
+    pub ble: Option<BleIdentity>,
     /// Serial speed in bit/s.
     pub baud: u32,
     /// How to read the device's IP address.

@@ -22,6 +22,8 @@ pub(crate) struct RawProfile {
     pub console: Option<RawConsole>,
     /// The SMP (MCUmgr) link (required with driver = "smp").
     pub smp: Option<RawSmp>,
+    /// The model's Bluetooth LE identity: how it advertises and pairs (leave it out for a model without BLE).
+    pub ble: Option<super::ble::RawBle>,
     pub address: RawAddress,
     pub password_policy: RawPasswordPolicy,
     /// Every credential store on the device that ships with a default password.

@@ -6,19 +6,23 @@
 //! BlueZ is reached on the D-Bus system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set, as with the simulated world
 //! of `temper-devsim ble`).
 
-use std::collections::HashMap;
+mod bluez;
+mod error;
+pub mod pairing;
+pub mod scan;
+
 use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use btleplug::api::{
-    Central, CentralEvent, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter,
-    ValueNotification, WriteType,
-};
-use btleplug::platform::{Manager, Peripheral};
+use btleplug::api::{Characteristic, Peripheral as _, ValueNotification, WriteType};
+use btleplug::platform::Peripheral;
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
-use zbus::zvariant::{OwnedObjectPath, OwnedValue};
+
+pub use error::BleError;
+pub use pairing::{forget, pair, Bond, Passkey};
+pub use scan::{scan, Sighting};
 
 use super::{Link, TransportError};
 
@@ -36,6 +40,7 @@ pub struct BleLink {
     notifications: Pin<Box<dyn Stream<Item = ValueNotification> + Send>>,
     mtu: u16,
     address: String,
+    advertised: Option<Sighting>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> TransportError {
@@ -46,62 +51,15 @@ impl BleLink {
     /// Finds the peripheral `address` (scanning for the SMP service for up to `timeout`), connects, and
     /// subscribes to its SMP characteristic.
     pub async fn open_smp(address: &str, timeout: Duration) -> Result<BleLink, TransportError> {
-        let open = |reason: String| TransportError::Open {
-            port: format!("BLE {address}"),
-            reason,
+        let open = |reason: String| {
+            TransportError::Ble(BleError::Other {
+                what: format!("connection to {address}"),
+                reason,
+            })
         };
-        let manager = Manager::new()
-            .await
-            .map_err(|e| open(format!("BlueZ is not reachable on the system bus ({e})")))?;
-        let adapter = manager
-            .adapters()
-            .await
-            .map_err(|e| open(format!("cannot list Bluetooth adapters ({e})")))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| open("no Bluetooth adapter".into()))?;
-        if adapter.adapter_state().await.ok() == Some(CentralState::PoweredOff) {
-            return Err(open("Bluetooth is off: turn it on and try again".into()));
-        }
-        // Subscribed before the scan starts, so no discovery is missed.
-        let mut events = adapter
-            .events()
-            .await
-            .map_err(|e| open(format!("no adapter events ({e})")))?;
-        let filter = ScanFilter {
-            services: vec![SMP_SERVICE],
-        };
-        adapter
-            .start_scan(filter)
-            .await
-            .map_err(|e| open(format!("cannot scan ({e})")))?;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let is_it = |p: &Peripheral| p.address().to_string().eq_ignore_ascii_case(address);
-        // Known already (an earlier scan), else the discovery or update event that names it.
-        let mut found = adapter
-            .peripherals()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .find(is_it);
-        while found.is_none() {
-            let event = tokio::time::timeout_at(deadline, events.next()).await;
-            let id = match event {
-                Ok(Some(CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id))) => {
-                    id
-                }
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => break,
-            };
-            found = adapter.peripheral(&id).await.ok().filter(is_it);
-        }
-        let _ = adapter.stop_scan().await;
-        let peripheral = found.ok_or_else(|| {
-            open(format!(
-                "not found within {} s: is it powered and in range?",
-                timeout.as_secs()
-            ))
-        })?;
+        let adapter = scan::adapter().await?;
+        let peripheral = scan::find(&adapter, address, vec![SMP_SERVICE], timeout).await?;
+        let advertised = scan::sighting(&peripheral).await;
         peripheral
             .connect()
             .await
@@ -123,7 +81,7 @@ impl BleLink {
             .notifications()
             .await
             .map_err(|e| open(format!("no notification stream ({e})")))?;
-        let mtu = bluez_mtu(address, SMP_CHARACTERISTIC)
+        let mtu = bluez::characteristic_mtu(address, SMP_CHARACTERISTIC)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!("BlueZ reports no MTU for {address} ({e}); using {DEFAULT_MTU}");
@@ -135,7 +93,13 @@ impl BleLink {
             notifications,
             mtu,
             address: address.to_string(),
+            advertised,
         })
+    }
+
+    /// What the device advertised when it was found (name, services, manufacturer data, RSSI).
+    pub fn advertised(&self) -> Option<&Sighting> {
+        self.advertised.as_ref()
     }
 
     /// The ATT MTU BlueZ negotiated.
@@ -150,49 +114,6 @@ impl BleLink {
             .await
             .map_err(|e| failed("disconnect", e))
     }
-}
-
-/// The `MTU` property of the characteristic `uuid` of device `address`, read from BlueZ over D-Bus.
-async fn bluez_mtu(address: &str, uuid: Uuid) -> zbus::Result<u16> {
-    type Interfaces = HashMap<String, HashMap<String, OwnedValue>>;
-    let conn = zbus::Connection::system().await?;
-    let proxy = zbus::fdo::ObjectManagerProxy::builder(&conn)
-        .destination("org.bluez")?
-        .path("/")?
-        .build()
-        .await?;
-    let objects: HashMap<OwnedObjectPath, Interfaces> = proxy
-        .get_managed_objects()
-        .await?
-        .into_iter()
-        .map(|(path, ifaces)| {
-            let ifaces = ifaces
-                .into_iter()
-                .map(|(name, props)| (name.to_string(), props))
-                .collect();
-            (path, ifaces)
-        })
-        .collect();
-    let device = format!("/dev_{}/", address.to_ascii_uppercase().replace(':', "_"));
-    let wanted = uuid.to_string();
-    for (path, ifaces) in &objects {
-        if !path.as_str().contains(&device) {
-            continue;
-        }
-        let Some(props) = ifaces.get("org.bluez.GattCharacteristic1") else {
-            continue;
-        };
-        let same = props
-            .get("UUID")
-            .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
-            .is_some_and(|u| u.eq_ignore_ascii_case(&wanted));
-        if let (true, Some(mtu)) = (same, props.get("MTU")) {
-            return u16::try_from(mtu.try_clone()?).map_err(zbus::Error::from);
-        }
-    }
-    Err(zbus::Error::Failure(format!(
-        "no characteristic {wanted} with an MTU under {device}"
-    )))
 }
 
 #[async_trait]

@@ -26,6 +26,9 @@ pub enum TransportError {
     /// A read or write failed.
     #[error("I/O error on the link: {0}")]
     Io(String),
+    /// Bluetooth could not reach or pair with the device.
+    #[error(transparent)]
+    Ble(#[from] ble::BleError),
 }
 
 /// A bidirectional byte link to one device.

@@ -86,11 +86,15 @@ pub enum AuditAction {
     CertificateActivated,
     /// A device certificate was revoked (it goes on the next CRL).
     CertificateRevoked,
+    /// A Bluetooth bond with a device was made (detail has the addresses).
+    BleBonded,
+    /// A Bluetooth bond with a device was removed (`temper ble forget`).
+    BleBondRemoved,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         Self::InventoryCreated,
         Self::Unlocked,
         Self::FailedUnlock,
@@ -109,6 +113,8 @@ impl AuditAction {
         Self::CrlIssued,
         Self::CertificateActivated,
         Self::CertificateRevoked,
+        Self::BleBonded,
+        Self::BleBondRemoved,
     ];
 
     /// Stable kebab-case name, as stored, hashed and shown.
@@ -132,6 +138,8 @@ impl AuditAction {
             Self::CrlIssued => "crl-issued",
             Self::CertificateActivated => "certificate-activated",
             Self::CertificateRevoked => "certificate-revoked",
+            Self::BleBonded => "ble-bonded",
+            Self::BleBondRemoved => "ble-bond-removed",
         }
     }
 

@@ -84,6 +84,9 @@ pub(crate) async fn run<'i, 'e>(
         .device(&serial)
         .detail(serde_json::json!({ "profile": profile.id, "sha256": profile.source_hash, "port": options.port }));
     inventory.record_event(&loaded)?;
+    if let Some(link) = &options.link {
+        crate::inventory::link::record_link(inventory, &serial, link.clone(), time)?;
+    }
     events(&Event::DeviceIdentified {
         serial,
         model,

@@ -30,6 +30,9 @@ pub(crate) fn validate(raw: &RawProfile) -> Result<(), Issue> {
     check_header(raw)?;
     check_recognition(raw)?;
     check_driver_section(raw)?;
+    if let Some(ble) = &raw.ble {
+        super::ble::check(ble)?;
+    }
     check_address(raw)?;
     check_password_policy(&raw.password_policy)?;
     reject_duplicate_ids(raw)?;
