@@ -79,3 +79,38 @@ fn bluetooth_off_or_absent_is_a_clear_error() {
     let message = error_message(&output);
     assert!(message.contains("Bluetooth is not available"), "{message}");
 }
+
+/// `temper devices` lists BLE devices beside USB ones, with RSSI and the profile their advertisement matches;
+/// with Bluetooth off it says so instead of listing nothing.
+#[test]
+fn ble_devices_are_listed_with_rssi_and_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = BleWorld::start("zephyr-sensor", &dir.path().join("world"), &[]);
+    let inventory = dir.path().join("inv").join("inventory.db");
+    let devices = || {
+        let mut cmd = temper(&inventory);
+        world.env(&mut cmd);
+        cmd.env("TEMPER_SIM_BUS", dir.path().join("no-usb"))
+            .args(["--json", "devices"]);
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        json_lines(&output).pop().expect("one JSON line")
+    };
+    let listed = devices();
+    assert_eq!(listed["bluetooth"]["state"], "on", "{listed}");
+    let sensor = &listed["devices"][0];
+    assert_eq!(sensor["transport"]["kind"], "ble", "{listed}");
+    assert_eq!(
+        sensor["transport"]["address"],
+        world.address("zephyr-sensor").as_str()
+    );
+    let rssi = sensor["transport"]["rssi"].as_i64().expect("an RSSI");
+    assert!((-80..=-60).contains(&rssi), "RSSI {rssi}");
+    assert_eq!(sensor["profile"]["profile-id"], "zephyr-sensor");
+
+    world.bluetoothctl(&["power", "off"]);
+    let listed = devices();
+    assert_eq!(listed["bluetooth"]["state"], "unavailable", "{listed}");
+    assert_eq!(listed["bluetooth"]["code"], "ble-off", "{listed}");
+    assert_eq!(listed["devices"].as_array().unwrap().len(), 0, "{listed}");
+}

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use temper_core::discovery::{
-    find_by_serial, recognise, AttachedDevice, Discovery, DiscoveryError, DiscoveryEvent,
-    ProfileMatch, SimulatedUsbBus, Watcher,
+    find_by_serial, recognise, AttachedDevice, BleSource, BleStatus, BleStatusHandle, Discovery,
+    DiscoveryError, DiscoveryEvent, ProfileMatch, SimulatedUsbBus, Watcher,
 };
 use temper_core::profile::Profile;
 
@@ -19,6 +19,9 @@ pub struct Cmd {
     /// Keep watching: one line per device plugged in or unplugged (JSON lines with --json), until Ctrl-C.
     #[arg(long)]
     watch: bool,
+    /// Do not listen for Bluetooth LE devices (USB-serial only).
+    #[arg(long)]
+    no_ble: bool,
     #[command(flatten)]
     bus: BusArgs,
 }
@@ -116,15 +119,33 @@ impl Cmd {
     /// Lists the attached devices, or watches them until Ctrl-C or SIGTERM.
     pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
         let profiles = super::load_profiles(globals, None)?;
-        let (discovery, sim_bus) = self.bus.discovery();
+        let (mut discovery, sim_bus) = self.bus.discovery();
+        let ble = if self.no_ble {
+            None
+        } else {
+            let source = BleSource::start(&profiles).map_err(failure)?;
+            let status = source.status_handle();
+            discovery.sources.push(Box::new(source));
+            Some(status)
+        };
         let json = globals.json;
         if !self.watch {
+            let bluetooth = match &ble {
+                Some(handle) => Some(first_ble_scan(handle).await),
+                None => None,
+            };
             let devices = discovery.scan().map_err(failure)?;
             let listed: Vec<Listed> = devices.iter().map(|d| listed(d, &profiles)).collect();
             if json {
-                println!("{}", serde_json::json!({ "devices": listed }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "devices": listed, "bluetooth": bluetooth })
+                );
             } else if listed.is_empty() {
-                println!("No devices attached (looked at USB-serial ports in /sys/class/tty and at the simulated USB bus {}).", sim_bus.display());
+                println!("No devices attached (looked at USB-serial ports in /sys/class/tty, at the simulated USB bus {}{}).", sim_bus.display(), if ble.is_some() { " and for Bluetooth LE devices" } else { "" });
+            }
+            if let (Some(BleStatus::Unavailable { message, .. }), false) = (&bluetooth, json) {
+                println!("Bluetooth LE: {message}");
             }
             for entry in listed.iter().filter(|_| !json) {
                 println!(
@@ -156,6 +177,18 @@ impl Cmd {
         }
         watcher.stop();
         Ok(exit::HARDENED)
+    }
+}
+
+/// The Bluetooth state once the first scan window has passed (at most a few seconds).
+async fn first_ble_scan(handle: &BleStatusHandle) -> BleStatus {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(6);
+    loop {
+        let status = handle.status();
+        if status != BleStatus::Starting || tokio::time::Instant::now() >= deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
