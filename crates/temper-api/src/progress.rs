@@ -188,6 +188,9 @@ impl Translator {
                     message,
                 })
             }
+            Event::LinkLost { message, .. } => {
+                activity(format!("{message}; reconnecting to resume"))
+            }
             Event::PlanFinished { hardened } => Some(RunEvent::Finished {
                 hardened: *hardened,
                 serial: self.serial.clone(),

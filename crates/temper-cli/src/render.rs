@@ -97,6 +97,17 @@ impl Renderer {
                 };
                 self.finish_bar(line);
             }
+            Event::LinkLost {
+                message,
+                retry_in_ms,
+                ..
+            } => {
+                self.finish();
+                eprintln!(
+                    "{message}; reconnecting in {:.1} s to resume",
+                    *retry_in_ms as f64 / 1000.0
+                );
+            }
             Event::PlanFinished { hardened } => {
                 eprintln!(
                     "{}",
@@ -107,19 +118,6 @@ impl Renderer {
                     }
                 )
             }
-        }
-    }
-
-    /// A line about the link itself (a BLE reconnect): `{"event":"link","message":…}` with --json.
-    pub fn link_note(&mut self, message: &str) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::json!({ "event": "link", "message": message })
-            );
-        } else {
-            self.finish();
-            eprintln!("{message}");
         }
     }
 

@@ -223,6 +223,16 @@ pub enum Event {
         /// True when every step succeeded and every check passed.
         hardened: bool,
     },
+    /// The link dropped (a BLE connection lost); Temper reconnects after `retry_in_ms` and runs the plan
+    /// again, which resumes where it stopped.
+    LinkLost {
+        /// What happened, for people.
+        message: String,
+        /// Reconnect attempt number, from 1.
+        attempt: u32,
+        /// The back-off before the attempt.
+        retry_in_ms: u64,
+    },
 }
 
 impl Event {
@@ -242,6 +252,7 @@ impl Event {
             Event::Check(c) => format!("check:{}", c.id),
             Event::StepFinished { step, .. } => format!("step-finished:{}", step.as_str()),
             Event::PlanFinished { .. } => "plan-finished".into(),
+            Event::LinkLost { attempt, .. } => format!("link-lost:{attempt}"),
         }
     }
 }

@@ -3,12 +3,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use std::time::Duration;
-
 use clap::{ArgGroup, Args};
 use temper_core::inventory::link::DeviceLink;
 use temper_core::plan::{self, CommissionOptions};
 use temper_core::transport::serial::SerialLink;
+use temper_core::transport::TransportError;
 
 use crate::fault::FaultPoint;
 use crate::render::Renderer;
@@ -131,71 +130,37 @@ impl Cmd {
         })
     }
 
-    /// Over Bluetooth LE: find, pair, commission; when the link drops, reconnect with back-off and run the
-    /// plan again, which resumes where it stopped (the pending credential is in the inventory already).
+    /// Over Bluetooth LE: find, pair, commission; a dropped link is reconnected with back-off and the plan
+    /// resumes (see `temper_core::plan::over_ble`).
     async fn run_ble(&self, address: &str, globals: &Globals) -> Result<u8, Failure> {
-        let profiles = super::load_profiles(globals, self.profile.as_deref())?;
-        let ble_profiles: Vec<_> = profiles
-            .iter()
-            .filter(|p| p.ble.is_some())
-            .cloned()
-            .collect();
-        let profiles = if self.profile.is_none() && !ble_profiles.is_empty() {
-            ble_profiles
-        } else {
-            profiles
-        };
+        let mut profiles = super::load_profiles(globals, self.profile.as_deref())?;
+        if self.profile.is_none() {
+            profiles = plan::over_ble::ble_profiles(profiles);
+        }
         let profiles = with_cert_key(profiles, self.cert_key.as_deref())?;
         let mut inventory = super::open_inventory(globals)?;
+        let options = self.options(String::new(), profiles, None)?;
         let fault = FaultPoint::from_env();
         let mut renderer = Renderer::new(globals.json);
-        let mut attempt = 0;
-        let result = loop {
-            let opened = match super::ble::open(address, profiles.clone(), self.passkey).await {
-                Ok(opened) => opened,
-                Err(e) if attempt > 0 && attempt < RECONNECTS.len() => {
-                    renderer.link_note(&format!(
-                        "reconnect to {address} failed ({}); trying again",
-                        e.message
-                    ));
-                    tokio::time::sleep(RECONNECTS[attempt]).await;
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let port = format!("BLE {}", address.to_ascii_uppercase());
-            let options = self.options(port, opened.profiles, Some(opened.link_record))?;
-            let mut sink = |event: &temper_core::event::Event| {
-                renderer.event(event);
-                fault.reached(&event.key());
-            };
-            let result = plan::commission(opened.link, options, &mut inventory, &mut sink).await;
-            match result {
-                Err(e) if e.is_link_lost() && attempt < RECONNECTS.len() => {
-                    renderer.link_note(&format!(
-                        "the Bluetooth link to {address} dropped ({e}); reconnecting in {:.1} s to resume",
-                        RECONNECTS[attempt].as_secs_f32()
-                    ));
-                    tokio::time::sleep(RECONNECTS[attempt]).await;
-                    attempt += 1;
-                }
-                other => break other,
-            }
+        let mut sink = |event: &temper_core::event::Event| {
+            renderer.event(event);
+            fault.reached(&event.key());
         };
+        let result =
+            plan::commission_over_ble(address, self.passkey, options, &mut inventory, &mut sink)
+                .await;
         renderer.finish();
+        let result = match result {
+            Err(plan::BleRunError::Link(TransportError::Ble(e))) => {
+                return Err(super::ble::failure(e))
+            }
+            Err(plan::BleRunError::Link(e)) => return Err(Failure::new(exit::FAILED, e)),
+            Err(plan::BleRunError::Plan(e)) => Err(e),
+            Ok(report) => Ok(report),
+        };
         conclude(result, globals, NOT_HARDENED)
     }
 }
-
-/// Back-off between BLE reconnects; one entry per attempt.
-const RECONNECTS: [Duration; 5] = [
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-    Duration::from_secs(8),
-];
 
 const NOT_HARDENED: &str =
     "the device is NOT hardened: some outside checks failed (listed above); fix them and run again";

@@ -11,6 +11,7 @@
 
 mod context;
 mod error;
+pub mod over_ble;
 mod renew;
 mod report;
 mod session;
@@ -20,6 +21,7 @@ mod steps;
 use std::net::IpAddr;
 
 pub use error::PlanError;
+pub use over_ble::{commission_over_ble, BleRunError};
 pub use renew::{renew_certificate, RenewOptions, RENEW_STEPS};
 pub use report::{CertificateSummary, CredentialSummary, Report, StepSummary};
 
@@ -31,6 +33,7 @@ use crate::transport::Link;
 use context::Run;
 
 /// What to commission and how.
+#[derive(Clone)]
 pub struct CommissionOptions {
     /// The port path, for messages and the report (the device is keyed by its serial, never by this).
     pub port: String,
