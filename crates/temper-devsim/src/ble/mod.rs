@@ -82,7 +82,11 @@ impl World {
                     crate::Model::ZephyrSensor,
                     dir.join(format!("zephyr-sensor-{i}")),
                 );
-                let server = crate::zephyr::start_without_uart(&opts).await?;
+                let server = crate::zephyr::start_without_uart(
+                    &opts,
+                    crate::zephyr::variant::Variant::SensorEnv1,
+                )
+                .await?;
                 smp_servers.insert(p.object_path(), server);
             }
         }
