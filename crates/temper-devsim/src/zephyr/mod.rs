@@ -17,8 +17,11 @@
 //! reads it from the boot event or from [`crate::Presence`] (the CLI re-announces it on the simulated USB
 //! bus). The upload in progress is lost at a reboot (RAM), slots and trailers are not.
 //!
-//! State on disk (`--state DIR`): `state.json` (serial, boot count, MCUboot trailers, a swap in progress),
-//! `slot0.bin` / `slot1.bin` (slot contents), `events.jsonl`.
+//! State on disk (`--state DIR`): `state.json` (serial, boot count, MCUboot trailers, a swap in progress, the
+//! BLE bond records of the ble-plug), `slot0.bin` / `slot1.bin` (slot contents), `events.jsonl`.
+//!
+//! The same firmware model runs the BLE-only `ble-plug` (PlugMini PM-1) in the simulated BLE world: what
+//! differs between the products is in [`variant`].
 
 pub mod app;
 pub mod boot;
