@@ -78,9 +78,16 @@ enum Cmd {
         /// Peripherals in range, comma-separated (ble-plug, zephyr-sensor).
         #[arg(long, value_delimiter = ',', required = true)]
         models: Vec<String>,
-        /// Directory for the bus socket and configuration (default: a new temporary directory).
+        /// Directory for the bus socket and configuration, the bonds and the peripherals' state (default: a
+        /// new temporary directory, removed at exit). Start again with the same DIR to keep bonds and state.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Adapters hci0 .. hci{N-1} (each with its own discovery, devices and bonds).
+        #[arg(long, default_value_t = 1)]
+        adapters: usize,
+        /// The ble-plug uses legacy pairing (Device1.LegacyPairing true; a central should refuse it).
+        #[arg(long)]
+        legacy_pairing: bool,
     },
 }
 
@@ -103,8 +110,18 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    if let Cmd::Ble { models, dir } = cli.cmd {
-        return run_ble(models, dir);
+    if let Cmd::Ble {
+        models,
+        dir,
+        adapters,
+        legacy_pairing,
+    } = cli.cmd
+    {
+        let opts = temper_devsim::ble::WorldOptions {
+            adapters,
+            legacy_pairing,
+        };
+        return run_ble(models, dir, opts);
     }
     let Cmd::Run {
         model,
@@ -180,7 +197,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// `temper-devsim ble`: the world runs until SIGTERM or SIGINT; the bus daemon stops with it.
-fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
+fn run_ble(
+    models: Vec<String>,
+    dir: Option<PathBuf>,
+    opts: temper_devsim::ble::WorldOptions,
+) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         let mut term = signal(SignalKind::terminate())?;
@@ -189,7 +210,7 @@ fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
         let dir = dir.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("temper-ble-{}", std::process::id()))
         });
-        let world = temper_devsim::ble::World::start(&dir, &models)
+        let world = temper_devsim::ble::World::start(&dir, &models, opts)
             .await
             .context("starting the BLE world")?;
         let mut out = std::io::stdout().lock();

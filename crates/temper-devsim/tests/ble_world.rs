@@ -2,104 +2,13 @@
 //! (PyPI, in the test venv), both reaching the simulated `org.bluez` on its private system bus through
 //! `DBUS_SYSTEM_BUS_ADDRESS`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+#[path = "ble_support/mod.rs"]
+mod ble_support;
 
+use std::process::Command;
+
+use ble_support::{plain, venv_python, World};
 use serde_json::Value;
-
-/// A running `temper-devsim ble`; SIGTERM on drop.
-struct World {
-    child: Child,
-    info: Value,
-}
-
-impl World {
-    fn start(models: &str) -> World {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_temper-devsim"))
-            .args(["ble", "--models", models])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start temper-devsim ble");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
-        World { child, info }
-    }
-
-    fn bus(&self) -> &str {
-        self.info["bus"].as_str().unwrap()
-    }
-
-    fn device(&self, model: &str) -> (String, String) {
-        let d = self.info["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["model"] == model)
-            .unwrap_or_else(|| panic!("no {model} in {}", self.info));
-        (
-            d["address"].as_str().unwrap().to_string(),
-            d["name"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// `bluetoothctl ARGS` against this world; its output without colour codes.
-    fn bluetoothctl(&self, args: &[&str]) -> String {
-        let out = Command::new("timeout")
-            .args(["20", "bluetoothctl"])
-            .args(args)
-            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus())
-            .stdin(Stdio::null())
-            .output()
-            .expect("bluetoothctl (apt-get install bluez)");
-        plain(&out)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// stdout and stderr with ANSI escape sequences and other control characters (readline's \x01/\x02 markers,
-/// carriage returns) removed.
-fn plain(out: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut clean = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else if !c.is_control() || c == '\n' {
-            clean.push(c);
-        }
-    }
-    clean
-}
-
-fn venv_python() -> String {
-    let venv = "/var/tmp/temper-venv/bin/python";
-    assert!(
-        std::path::Path::new(venv).exists(),
-        "{venv} missing: run `bash scripts/deps.sh test`"
-    );
-    venv.to_string()
-}
 
 #[test]
 fn bluetoothctl_sees_the_adapter_discovers_both_peripherals_and_connects() {

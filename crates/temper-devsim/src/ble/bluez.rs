@@ -1,21 +1,23 @@
 //! The simulated `org.bluez` adapter side, as BlueZ 5 lays it out on the system bus: `AgentManager1` at
-//! `/org/bluez` and one `Adapter1` at `/org/bluez/hci0`. The object manager at `/` is in [`super::objects`]; the
-//! `Device1` per peripheral at `/org/bluez/hci0/dev_XX_XX_XX_XX_XX_XX` in [`super::device`].
+//! `/org/bluez` (the agents themselves in [`super::agent`]) and one `Adapter1` per adapter at `/org/bluez/hciN`,
+//! each with its own discovery. The object manager at `/` is in [`super::objects`]; the `Device1` per
+//! peripheral and adapter at `/org/bluez/hciN/dev_XX_XX_XX_XX_XX_XX` in [`super::device`].
 //!
 //! Property names and types follow BlueZ's `doc/org.bluez.Adapter.rst` / `Device.rst` (5.66): clients such as
 //! bluetoothctl, bleak and btleplug read them. Errors use BlueZ's names (`org.bluez.Error.NotReady` for
 //! discovery on a powered-off adapter, ...).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use zbus::object_server::SignalContext;
-use zbus::zvariant::OwnedObjectPath;
+use zbus::zvariant::{ObjectPath, OwnedObjectPath};
 use zbus::Connection;
 
-use super::device::Device;
-use super::objects::{owned, InterfaceMap, ObjectManager};
-use super::peripherals::Peripheral;
+use super::agent::Agents;
+use super::device::{add_device, Device};
+use super::host::Host;
+use super::objects::{owned, InterfaceMap, Kind, ObjectManager};
+use super::peripherals::InRange;
 
 /// BlueZ's error names (`org.bluez.Error.*`).
 #[derive(Debug, zbus::DBusError)]
@@ -29,31 +31,28 @@ pub enum BluezError {
     InProgress(String),
     /// The object does not exist.
     DoesNotExist(String),
+    /// It exists already (a device paired again, an agent registered twice).
+    AlreadyExists(String),
     /// The operation failed.
     Failed(String),
+    /// The operation is not allowed (e.g. a write needing a bond, ATT error 0x05).
+    NotPermitted(String),
+    /// The operation is not supported.
+    NotSupported(String),
+    /// A read at an offset past the value.
+    InvalidOffset(String),
+    /// Pairing failed (wrong passkey, no agent).
+    AuthenticationFailed(String),
+    /// Pairing refused (by the agent, or by the peripheral).
+    AuthenticationRejected(String),
+    /// Pairing cancelled (by the agent, or CancelPairing).
+    AuthenticationCanceled(String),
+    /// The agent did not answer in time.
+    AuthenticationTimeout(String),
 }
 
-/// The object path of the adapter.
+/// The object path of the first adapter.
 pub const ADAPTER_PATH: &str = "/org/bluez/hci0";
-
-/// The agents registered through `AgentManager1` (paths on the registering client's connection).
-#[derive(Debug, Default, Clone)]
-pub struct Agents {
-    inner: Arc<Mutex<AgentState>>,
-}
-
-#[derive(Debug, Default)]
-struct AgentState {
-    registered: Vec<(String, OwnedObjectPath, String)>,
-    default: Option<(String, OwnedObjectPath)>,
-}
-
-impl Agents {
-    /// The default agent: (bus name of its client, object path), if one was requested.
-    pub fn default_agent(&self) -> Option<(String, OwnedObjectPath)> {
-        self.inner.lock().expect("agents").default.clone()
-    }
-}
 
 /// `org.bluez.AgentManager1`.
 pub struct AgentManager {
@@ -72,17 +71,7 @@ impl AgentManager {
         capability: String,
         #[zbus(header)] header: zbus::message::Header<'_>,
     ) -> Result<(), BluezError> {
-        let sender = sender_of(&header);
-        let mut state = self.agents.inner.lock().expect("agents");
-        if state
-            .registered
-            .iter()
-            .any(|(s, p, _)| *s == sender && *p == agent)
-        {
-            return Err(BluezError::Failed("agent already registered".into()));
-        }
-        state.registered.push((sender, agent, capability));
-        Ok(())
+        self.agents.register(sender_of(&header), agent, capability)
     }
 
     async fn unregister_agent(
@@ -90,23 +79,7 @@ impl AgentManager {
         agent: OwnedObjectPath,
         #[zbus(header)] header: zbus::message::Header<'_>,
     ) -> Result<(), BluezError> {
-        let sender = sender_of(&header);
-        let mut state = self.agents.inner.lock().expect("agents");
-        let before = state.registered.len();
-        state
-            .registered
-            .retain(|(s, p, _)| !(*s == sender && *p == agent));
-        if state.registered.len() == before {
-            return Err(BluezError::DoesNotExist("no such agent".into()));
-        }
-        if state
-            .default
-            .as_ref()
-            .is_some_and(|(s, p)| *s == sender && *p == agent)
-        {
-            state.default = None;
-        }
-        Ok(())
+        self.agents.unregister(&sender_of(&header), &agent)
     }
 
     async fn request_default_agent(
@@ -114,35 +87,20 @@ impl AgentManager {
         agent: OwnedObjectPath,
         #[zbus(header)] header: zbus::message::Header<'_>,
     ) -> Result<(), BluezError> {
-        let sender = sender_of(&header);
-        let mut state = self.agents.inner.lock().expect("agents");
-        if !state
-            .registered
-            .iter()
-            .any(|(s, p, _)| *s == sender && *p == agent)
-        {
-            return Err(BluezError::DoesNotExist("register the agent first".into()));
-        }
-        state.default = Some((sender, agent));
-        Ok(())
+        self.agents.request_default(sender_of(&header), agent)
     }
 }
 
-/// `org.bluez.Adapter1` of `hci0`.
+/// `org.bluez.Adapter1` of one adapter (`hci0`, `hci1`, ...).
 pub struct Adapter {
-    pub address: String,
+    /// Its path, address, and what the world shares.
+    pub host: Host,
     pub name: String,
     pub powered: bool,
     /// Clients (bus names) that run a discovery session; the adapter discovers while any does.
     pub discovery_clients: Vec<String>,
-    /// Peripherals in range; each becomes a Device1 when discovery first runs.
-    pub in_range: Vec<Peripheral>,
-    /// Whether the Device1 objects were added already.
-    pub found: bool,
-    /// The object manager at `/`, told of each device added.
-    pub objects: ObjectManager,
-    /// SMP servers behind the peripherals' GATT SMP service, by device object path.
-    pub smp_servers: HashMap<String, crate::zephyr::Shared>,
+    /// Peripherals in range; each becomes a Device1 under this adapter when its discovery first runs.
+    pub in_range: Vec<InRange>,
 }
 
 impl Adapter {
@@ -151,10 +109,24 @@ impl Adapter {
         !self.discovery_clients.is_empty()
     }
 
+    /// Adds the Device1 of every peripheral in range this adapter is bonded with, as BlueZ loads bonded
+    /// devices from its storage at start.
+    pub async fn add_bonded(&self, conn: &Connection) -> zbus::Result<()> {
+        for r in &self.in_range {
+            if self.host.bonded_with(&r.peripheral.address) {
+                add_device(conn, &self.host, &r.peripheral, r.firmware.clone()).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Its interfaces and properties, for the object manager.
     pub fn interfaces(&self) -> InterfaceMap {
         let props = HashMap::from([
-            ("Address".to_string(), owned(self.address.clone().into())),
+            (
+                "Address".to_string(),
+                owned(self.host.address.clone().into()),
+            ),
             ("AddressType".into(), owned("public".into())),
             ("Name".into(), owned(self.name.clone().into())),
             ("Alias".into(), owned(self.name.clone().into())),
@@ -196,26 +168,32 @@ impl Adapter {
         self.discovery_clients.push(client);
         if !was {
             self.discovering_changed(&ctxt).await?;
-            let paths = self.in_range.iter().map(Peripheral::object_path).collect();
-            let levels = self.in_range.iter().map(|p| p.rssi).collect();
-            tokio::spawn(super::advertising::advertise(conn.clone(), paths, levels));
+            let adapter = self.host.path.clone();
+            let paths = self
+                .in_range
+                .iter()
+                .map(|r| r.peripheral.object_path(&adapter))
+                .collect();
+            let levels = self.in_range.iter().map(|r| r.peripheral.rssi).collect();
+            tokio::spawn(super::advertising::advertise(
+                conn.clone(),
+                adapter,
+                paths,
+                levels,
+            ));
         }
-        if !self.found {
-            self.found = true;
-            // Added from a task of its own: the object server is busy dispatching this call.
-            let conn = conn.clone();
-            let peripherals = self.in_range.clone();
-            let objects = self.objects.clone();
-            let servers = self.smp_servers.clone();
-            tokio::spawn(async move {
-                for p in peripherals {
-                    let smp = servers.get(&p.object_path()).cloned();
-                    if let Err(e) = super::device::add_device(&conn, &objects, &p, smp).await {
-                        tracing::warn!("cannot add {}: {e}", p.object_path());
-                    }
+        // Added from a task of its own (the object server is busy dispatching this call); the devices this
+        // adapter knows already stay as they are.
+        let conn = conn.clone();
+        let host = self.host.clone();
+        let in_range = self.in_range.clone();
+        tokio::spawn(async move {
+            for r in in_range {
+                if let Err(e) = add_device(&conn, &host, &r.peripheral, r.firmware).await {
+                    tracing::warn!("cannot add {}: {e}", r.peripheral.object_path(&host.path));
                 }
-            });
-        }
+            }
+        });
         Ok(())
     }
 
@@ -256,29 +234,45 @@ impl Adapter {
         .to_vec()
     }
 
+    /// Removes the device and its GATT objects, and this adapter's bond with it (the peripheral keeps its
+    /// own record, as a real device does until it is reset).
     async fn remove_device(
         &mut self,
         device: OwnedObjectPath,
         #[zbus(object_server)] server: &zbus::ObjectServer,
         #[zbus(connection)] conn: &Connection,
     ) -> Result<(), BluezError> {
-        let removed = server
-            .remove::<Device, _>(device.as_str())
-            .await
-            .unwrap_or(false);
-        if !removed {
-            return Err(BluezError::DoesNotExist("Does Not Exist".into()));
-        }
-        self.objects.forget(device.as_str());
+        let address = match server.interface::<_, Device>(device.as_str()).await {
+            Ok(d) => d.get().await.peripheral.address.clone(),
+            Err(_) => return Err(BluezError::DoesNotExist("Does Not Exist".into())),
+        };
+        self.host
+            .bonds
+            .remove(&self.host.address, &address)
+            .map_err(|e| BluezError::Failed(format!("bond not removed: {e}")))?;
         let ctxt = SignalContext::new(conn, "/")?;
-        ObjectManager::interfaces_removed(&ctxt, device.as_ref(), vec!["org.bluez.Device1".into()])
-            .await?;
+        let mut gone = self.host.objects.forget(device.as_str());
+        // Deepest first: descriptors, characteristics, services, then the device.
+        gone.sort_by_key(|g| std::cmp::Reverse(g.0.len()));
+        for (path, kind) in gone {
+            super::layout::remove(server, &path, kind).await;
+            let iface = match kind {
+                Kind::Device => "org.bluez.Device1",
+                Kind::GattService => "org.bluez.GattService1",
+                Kind::SmpCharacteristic | Kind::ReadCharacteristic => {
+                    "org.bluez.GattCharacteristic1"
+                }
+                Kind::Descriptor => "org.bluez.GattDescriptor1",
+            };
+            let path = ObjectPath::try_from(path.as_str()).map_err(zbus::Error::from)?;
+            ObjectManager::interfaces_removed(&ctxt, path, vec![iface.into()]).await?;
+        }
         Ok(())
     }
 
     #[zbus(property)]
     fn address(&self) -> String {
-        self.address.clone()
+        self.host.address.clone()
     }
     #[zbus(property)]
     fn address_type(&self) -> String {

@@ -1,114 +1,104 @@
-//! `org.bluez.Device1`: one peripheral as the adapter knows it, added (InterfacesAdded) when discovery first
-//! finds it.
+//! `org.bluez.Device1`: one peripheral as one adapter knows it, added (InterfacesAdded) when that adapter's
+//! discovery first finds it, or at start when the adapter holds a bond with it (BlueZ loads bonded devices
+//! from its storage). Connect resolves its GATT services ([`super::layout`]); Pair pairs it
+//! ([`super::pairing`]); `Paired` and `Bonded` are the adapter's bond record ([`super::bonds`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI16, Ordering};
+use std::sync::{Arc, Mutex};
 
+use tokio::sync::Notify;
 use zbus::object_server::SignalContext;
-use zbus::zvariant::{ObjectPath, OwnedObjectPath};
+use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
-use super::bluez::{BluezError, ADAPTER_PATH};
-use super::gatt::{object_path, smp_paths, GattService, SmpCharacteristic};
-use super::objects::{owned, InterfaceMap, Kind, ObjectManager};
-use super::peripherals::{Peripheral, SMP_SERVICE};
+use super::bluez::BluezError;
+use super::gatt::object_path;
+use super::host::Host;
+use super::objects::{owned, InterfaceMap, Kind};
+use super::peripherals::Peripheral;
 use crate::zephyr::Shared;
 
-/// Serves `p`'s Device1 and announces it (InterfacesAdded), as BlueZ does when discovery finds a device.
-/// `smp`: the SMP server behind its GATT SMP service, if it has one.
+/// Serves `p`'s Device1 under the adapter of `host` and announces it (InterfacesAdded), as BlueZ does when
+/// discovery finds a device. Nothing happens when it is there already.
 pub(super) async fn add_device(
     conn: &Connection,
-    objects: &ObjectManager,
+    host: &Host,
     p: &Peripheral,
-    smp: Option<Shared>,
+    firmware: Shared,
 ) -> zbus::Result<()> {
-    let path = p.object_path();
+    let path = p.object_path(&host.path);
+    if conn
+        .object_server()
+        .interface::<_, Device>(path.as_str())
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
     let device = Device {
         peripheral: p.clone(),
+        host: host.clone(),
+        firmware,
+        rssi: AtomicI16::new(p.rssi),
         connected: false,
         services_resolved: false,
-        smp,
+        trusted: false,
         gatt_added: false,
-        objects: objects.clone(),
+        pairing: Arc::default(),
     };
     let interfaces = device.interfaces();
     conn.object_server().at(path.as_str(), device).await?;
-    objects
+    host.objects
         .announce(conn, &path, Kind::Device, interfaces)
         .await
 }
 
-/// `org.bluez.Device1` of one peripheral.
+/// `org.bluez.Device1` of one peripheral under one adapter.
 pub struct Device {
     pub peripheral: Peripheral,
+    /// The adapter it is under.
+    pub host: Host,
+    /// The firmware behind it (SMP server, bond records, commissioning state).
+    pub firmware: Shared,
+    /// The last advertisement's signal strength (updated while discovering, [`super::advertising`]).
+    pub rssi: AtomicI16,
     pub connected: bool,
     pub services_resolved: bool,
-    /// The SMP server behind the GATT SMP service (the zephyr-sensor's).
-    pub smp: Option<Shared>,
+    pub trusted: bool,
     /// Whether its GATT objects are on the bus (from the first connection on, as BlueZ caches them).
     pub gatt_added: bool,
-    pub objects: ObjectManager,
-}
-
-/// Adds the GATT objects of `device` (if not yet), then marks its services resolved.
-async fn resolve_services(conn: Connection, path: String) -> zbus::Result<()> {
-    let server = conn.object_server();
-    let iface = server.interface::<_, Device>(path.as_str()).await?;
-    let (smp, add, objects) = {
-        let d = iface.get().await;
-        (d.smp.clone(), !d.gatt_added, d.objects.clone())
-    };
-    if let (Some(smp), true) = (smp, add) {
-        let (service_path, char_path) = smp_paths(&path);
-        let service = GattService {
-            uuid: SMP_SERVICE.into(),
-            device: object_path(&path),
-        };
-        let interfaces = service.interfaces();
-        server.at(service_path.as_str(), service).await?;
-        objects
-            .announce(&conn, &service_path, Kind::GattService, interfaces)
-            .await?;
-        let characteristic = SmpCharacteristic {
-            service: object_path(&service_path),
-            server: smp,
-            notifying: false,
-            value: Vec::new(),
-            pending: Vec::new(),
-        };
-        let interfaces = characteristic.interfaces();
-        server.at(char_path.as_str(), characteristic).await?;
-        objects
-            .announce(&conn, &char_path, Kind::SmpCharacteristic, interfaces)
-            .await?;
-    }
-    let mut d = iface.get_mut().await;
-    d.gatt_added = true;
-    if d.connected && !d.services_resolved {
-        d.services_resolved = true;
-        d.services_resolved_changed(iface.signal_context()).await?;
-    }
-    Ok(())
+    /// Set while a pairing waits for the agent: notified by CancelPairing.
+    pub pairing: Arc<Mutex<Option<Arc<Notify>>>>,
 }
 
 impl Device {
+    fn path(&self) -> String {
+        self.peripheral.object_path(&self.host.path)
+    }
+
+    fn is_bonded(&self) -> bool {
+        self.host.bonded_with(&self.peripheral.address)
+    }
+
     /// Its interfaces and properties, for the object manager.
     pub fn interfaces(&self) -> InterfaceMap {
         let p = &self.peripheral;
-        let props = HashMap::from([
+        let mut props = HashMap::from([
             ("Address".to_string(), owned(p.address.clone().into())),
             ("AddressType".into(), owned("random".into())),
             ("Name".into(), owned(p.name.clone().into())),
             ("Alias".into(), owned(p.name.clone().into())),
-            (
-                "Adapter".into(),
-                owned(ObjectPath::from_static_str_unchecked(ADAPTER_PATH).into()),
-            ),
-            ("Paired".into(), owned(false.into())),
-            ("Bonded".into(), owned(false.into())),
-            ("Trusted".into(), owned(false.into())),
+            ("Adapter".into(), owned(object_path(&self.host.path).into())),
+            ("Paired".into(), owned(self.is_bonded().into())),
+            ("Bonded".into(), owned(self.is_bonded().into())),
+            ("Trusted".into(), owned(self.trusted.into())),
             ("Blocked".into(), owned(false.into())),
-            ("LegacyPairing".into(), owned(false.into())),
-            ("RSSI".into(), owned(p.rssi.into())),
+            ("LegacyPairing".into(), owned(p.legacy_pairing.into())),
+            (
+                "RSSI".into(),
+                owned(self.rssi.load(Ordering::Relaxed).into()),
+            ),
             ("Connected".into(), owned(self.connected.into())),
             ("UUIDs".into(), owned(p.service_uuids.clone().into())),
             (
@@ -116,6 +106,10 @@ impl Device {
                 owned(self.services_resolved.into()),
             ),
         ]);
+        let data = p.manufacturer_data(&self.firmware);
+        if !data.is_empty() {
+            props.insert("ManufacturerData".into(), owned(data.into()));
+        }
         HashMap::from([("org.bluez.Device1".to_string(), props)])
     }
 }
@@ -137,9 +131,9 @@ impl Device {
             // Service discovery runs after the connection, from a task of its own (the object server is
             // busy dispatching this call); ServicesResolved follows.
             let conn = conn.clone();
-            let path = self.peripheral.object_path();
+            let path = self.path();
             tokio::spawn(async move {
-                if let Err(e) = resolve_services(conn, path.clone()).await {
+                if let Err(e) = super::layout::resolve_services(conn, path.clone()).await {
                     tracing::warn!("service discovery of {path}: {e}");
                 }
             });
@@ -162,6 +156,49 @@ impl Device {
         Ok(())
     }
 
+    /// Pairs (see [`super::pairing::pair`]); `Paired` and `Bonded` change on success. A device that is not
+    /// connected is fine (BlueZ connects for pairing). Takes `&self` so that CancelPairing can run meanwhile.
+    async fn pair(
+        &self,
+        #[zbus(signal_context)] ctxt: SignalContext<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> Result<(), BluezError> {
+        let cancel = {
+            let mut slot = self.pairing.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_some() {
+                return Err(BluezError::InProgress("In Progress".into()));
+            }
+            slot.insert(Arc::new(Notify::new())).clone()
+        };
+        let path = self.path();
+        let result = super::pairing::pair(
+            conn,
+            &self.host,
+            &self.peripheral,
+            &self.firmware,
+            &path,
+            &cancel,
+        )
+        .await;
+        *self.pairing.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        result?;
+        self.paired_changed(&ctxt).await?;
+        self.bonded_changed(&ctxt).await?;
+        Ok(())
+    }
+
+    /// Cancels a pairing waiting for the agent; DoesNotExist when none runs.
+    async fn cancel_pairing(&self) -> Result<(), BluezError> {
+        let slot = self.pairing.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(cancel) => {
+                cancel.notify_one();
+                Ok(())
+            }
+            None => Err(BluezError::DoesNotExist("Does Not Exist".into())),
+        }
+    }
+
     #[zbus(property)]
     fn address(&self) -> String {
         self.peripheral.address.clone()
@@ -180,19 +217,23 @@ impl Device {
     }
     #[zbus(property)]
     fn adapter(&self) -> OwnedObjectPath {
-        ObjectPath::from_static_str_unchecked(ADAPTER_PATH).into()
+        object_path(&self.host.path)
     }
     #[zbus(property)]
     fn paired(&self) -> bool {
-        false
+        self.is_bonded()
     }
     #[zbus(property)]
     fn bonded(&self) -> bool {
-        false
+        self.is_bonded()
     }
     #[zbus(property)]
     fn trusted(&self) -> bool {
-        false
+        self.trusted
+    }
+    #[zbus(property)]
+    fn set_trusted(&mut self, trusted: bool) {
+        self.trusted = trusted;
     }
     #[zbus(property)]
     fn blocked(&self) -> bool {
@@ -200,11 +241,11 @@ impl Device {
     }
     #[zbus(property)]
     fn legacy_pairing(&self) -> bool {
-        false
+        self.peripheral.legacy_pairing
     }
     #[zbus(property, name = "RSSI")]
     pub fn rssi(&self) -> i16 {
-        self.peripheral.rssi
+        self.rssi.load(Ordering::Relaxed)
     }
     #[zbus(property)]
     fn connected(&self) -> bool {
@@ -217,5 +258,9 @@ impl Device {
     #[zbus(property)]
     fn services_resolved(&self) -> bool {
         self.services_resolved
+    }
+    #[zbus(property)]
+    pub fn manufacturer_data(&self) -> HashMap<u16, zbus::zvariant::OwnedValue> {
+        self.peripheral.manufacturer_data(&self.firmware)
     }
 }

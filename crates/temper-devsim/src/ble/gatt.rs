@@ -1,5 +1,6 @@
-//! GATT objects of a connected peripheral: the zephyr-sensor's MCUmgr SMP service, its one characteristic
-//! (write without response + notify) backed by the sensor's own SMP server ([`crate::zephyr`]).
+//! GATT objects of a connected peripheral: the MCUmgr SMP service (`GattService1` with its `Device`), its one
+//! characteristic (write without response + notify; `Service`, `MTU`) backed by the firmware's own SMP server
+//! ([`crate::zephyr`]). Writes obey the peripheral's access rules ([`super::pairing::check_write`]).
 //!
 //! As Zephyr's Bluetooth SMP transport does, a request may span several writes: the bytes are gathered until
 //! the SMP header's length is complete, then answered; a packet larger than the net buffer is dropped with no
@@ -11,7 +12,9 @@ use zbus::object_server::SignalContext;
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue};
 
 use super::bluez::BluezError;
+use super::host::Host;
 use super::objects::{owned, InterfaceMap};
+use super::peripherals::Peripheral;
 use crate::zephyr::Shared;
 
 /// MCUmgr's SMP characteristic.
@@ -58,6 +61,9 @@ impl GattService {
 pub struct SmpCharacteristic {
     pub service: OwnedObjectPath,
     pub server: Shared,
+    /// The adapter this object is under (whose bonds count) and the peripheral (whose rules apply).
+    pub host: Host,
+    pub peripheral: Peripheral,
     pub notifying: bool,
     /// The last notified value.
     pub value: Vec<u8>,
@@ -110,12 +116,14 @@ impl SmpCharacteristic {
         Vec::new()
     }
 
+    /// Any `type` option (request, command, reliable) obeys the same rules.
     async fn write_value(
         &mut self,
         value: Vec<u8>,
         _options: HashMap<String, OwnedValue>,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
     ) -> Result<(), BluezError> {
+        super::pairing::check_write(&self.host, &self.peripheral, &self.server)?;
         self.pending.extend_from_slice(&value);
         while let Some(request) = self.next_request() {
             for reply in crate::zephyr::net::answer(&self.server, &request).await {
@@ -178,11 +186,12 @@ impl SmpCharacteristic {
     }
 }
 
-/// Object paths of the SMP service and characteristic under `device`.
-pub fn smp_paths(device: &str) -> (String, String) {
+/// Object paths of the SMP service, its characteristic and that one's CCCD under `device`.
+pub fn smp_paths(device: &str) -> (String, String, String) {
     let service = format!("{device}/service0010");
     let characteristic = format!("{service}/char0011");
-    (service, characteristic)
+    let cccd = format!("{characteristic}/desc0013");
+    (service, characteristic, cccd)
 }
 
 /// `device` as an owned object path.

@@ -1,5 +1,5 @@
-//! `org.freedesktop.DBus.ObjectManager` at `/`, answering `GetManagedObjects` in path order (adapters before
-//! their devices, as BlueZ does). zbus's own object manager returns a hash map in arbitrary order, and
+//! `org.freedesktop.DBus.ObjectManager` at `/`, answering `GetManagedObjects` in path order (each adapter
+//! before its devices, as BlueZ does: `/org/bluez/hci0`, its devices, `/org/bluez/hci1`, its devices). zbus's own object manager returns a hash map in arbitrary order, and
 //! bluetoothctl drops a device it sees before its adapter.
 
 use std::collections::{BTreeMap, HashMap};
@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use zbus::object_server::SignalContext;
 use zbus::zvariant::{ObjectPath, OwnedValue, Value};
 
-use super::bluez::{Adapter, ADAPTER_PATH};
+use super::bluez::Adapter;
+use super::descriptor::Cccd;
 use super::device::Device;
+use super::dis::ReadCharacteristic;
 use super::gatt::{GattService, SmpCharacteristic};
 
 /// An object path that sorts (zvariant's paths do not): serialized as a D-Bus object path (`o`).
@@ -26,16 +28,28 @@ pub enum Kind {
     Device,
     GattService,
     SmpCharacteristic,
+    ReadCharacteristic,
+    Descriptor,
 }
 
-/// The managed objects, for `GetManagedObjects`: registered paths, read on each call.
+/// The managed objects, for `GetManagedObjects`: the adapters, and registered paths read on each call.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectManager {
+    /// Object paths of the adapters (`/org/bluez/hciN`).
+    pub adapters: Vec<String>,
     /// Object paths added after start (devices, GATT objects), in order.
     pub added: std::sync::Arc<std::sync::Mutex<Vec<(String, Kind)>>>,
 }
 
 impl ObjectManager {
+    /// The manager of a world with adapters at `adapters`.
+    pub fn new(adapters: Vec<String>) -> ObjectManager {
+        ObjectManager {
+            adapters,
+            added: Default::default(),
+        }
+    }
+
     /// Records `path` and announces it (InterfacesAdded).
     pub async fn announce(
         &self,
@@ -82,8 +96,10 @@ impl ObjectManager {
             path("/org/bluez"),
             HashMap::from([("org.bluez.AgentManager1".to_string(), HashMap::new())]),
         );
-        if let Ok(adapter) = server.interface::<_, Adapter>(ADAPTER_PATH).await {
-            out.insert(path(ADAPTER_PATH), adapter.get().await.interfaces());
+        for a in &self.adapters {
+            if let Ok(adapter) = server.interface::<_, Adapter>(a.as_str()).await {
+                out.insert(path(a), adapter.get().await.interfaces());
+            }
         }
         let added = self.added.lock().expect("objects").clone();
         for (p, kind) in added {
@@ -102,6 +118,16 @@ impl ObjectManager {
                         Err(_) => continue,
                     }
                 }
+                Kind::ReadCharacteristic => {
+                    match server.interface::<_, ReadCharacteristic>(p.as_str()).await {
+                        Ok(i) => i.get().await.interfaces(),
+                        Err(_) => continue,
+                    }
+                }
+                Kind::Descriptor => match server.interface::<_, Cccd>(p.as_str()).await {
+                    Ok(i) => i.get().await.interfaces(),
+                    Err(_) => continue,
+                },
             };
             out.insert(path(&p), interfaces);
         }

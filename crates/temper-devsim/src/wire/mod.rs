@@ -1,7 +1,9 @@
 //! Protocol pieces the simulated devices' network services share: a TCP accept loop ([`accept_loop`]), the
-//! HTTP/RTSP request head reader ([`read_request`]), HTTP Digest authentication ([`digest`]) and telnet option handling ([`telnet`]).
+//! HTTP/RTSP request head reader ([`read_request`]), HTTP Digest authentication ([`digest`]), an SSDP
+//! responder ([`ssdp`]) and telnet option handling ([`telnet`]).
 
 pub mod digest;
+pub mod ssdp;
 pub mod telnet;
 
 use std::future::Future;

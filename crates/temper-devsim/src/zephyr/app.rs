@@ -17,10 +17,11 @@ use super::cred::CredStore;
 use super::mqtt::{Job, Last};
 use super::net::Services;
 use super::settings::{Settings, ADMIN_PW};
+use super::variant::Variant;
 use crate::wire::digest::{ha1, Nonces};
 use crate::SimError;
 
-/// HTTP admin: user name and Digest realm.
+/// HTTP admin: user name and the sensor's Digest realm (each variant's: [`Variant::http_realm`]).
 pub const HTTP_USER: &str = "admin";
 pub const HTTP_REALM: &str = "NS-ENV1";
 
@@ -33,6 +34,8 @@ pub(crate) struct Deferred {
 
 /// See the module doc.
 pub struct App {
+    /// Which product this firmware is.
+    pub(crate) variant: Variant,
     /// The device's address (its services listen here; `net iface` shows it).
     pub(crate) ip: Ipv4Addr,
     pub(crate) settings: Settings,
@@ -52,10 +55,18 @@ pub struct App {
 
 impl Default for App {
     fn default() -> Self {
-        let settings = Settings::default();
+        App::new(Variant::default())
+    }
+}
+
+impl App {
+    /// The application of `variant`, in its factory state until the first [`App::reboot`].
+    pub(crate) fn new(variant: Variant) -> App {
+        let settings = Settings::factory(variant);
         App {
+            variant,
             ip: Ipv4Addr::LOCALHOST,
-            http_ha1: password_ha1(&settings),
+            http_ha1: password_ha1(variant, settings.get(ADMIN_PW)),
             settings,
             creds: CredStore::default(),
             clock: Clock::boot(),
@@ -67,13 +78,11 @@ impl Default for App {
             services: Services::default(),
         }
     }
-}
 
-impl App {
     /// A boot: RAM state reset, settings and credentials read from `dir`, the admin password applied. The
     /// services are [`super::net::on_boot`]'s business.
     pub(crate) fn reboot(&mut self, dir: &Path, ip: Ipv4Addr) -> Result<(), SimError> {
-        self.settings = Settings::load(dir)?;
+        self.settings = Settings::load(dir, self.variant)?;
         self.creds = CredStore::load(dir)?;
         self.ip = ip;
         self.clock = Clock::boot();
@@ -88,14 +97,20 @@ impl App {
 
     /// The HTTP admin takes the password of the settings from now on.
     pub(crate) fn apply_password(&mut self) {
-        self.http_ha1 = password_ha1(&self.settings);
+        self.http_ha1 = password_ha1(self.variant, self.settings.get(ADMIN_PW));
+    }
+
+    /// Whether the device was commissioned: the admin password in force (applied at the last commit or
+    /// boot) is no longer the factory one.
+    pub fn commissioned(&self) -> bool {
+        self.http_ha1 != password_ha1(self.variant, self.variant.factory_value(ADMIN_PW))
     }
 }
 
-fn password_ha1(settings: &Settings) -> String {
+fn password_ha1(variant: Variant, password: Option<&str>) -> String {
     ha1(
         HTTP_USER,
-        HTTP_REALM,
-        settings.get(ADMIN_PW).unwrap_or_default(),
+        variant.http_realm(),
+        password.unwrap_or_default(),
     )
 }

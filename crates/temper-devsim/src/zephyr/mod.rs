@@ -17,8 +17,11 @@
 //! reads it from the boot event or from [`crate::Presence`] (the CLI re-announces it on the simulated USB
 //! bus). The upload in progress is lost at a reboot (RAM), slots and trailers are not.
 //!
-//! State on disk (`--state DIR`): `state.json` (serial, boot count, MCUboot trailers, a swap in progress),
-//! `slot0.bin` / `slot1.bin` (slot contents), `events.jsonl`.
+//! State on disk (`--state DIR`): `state.json` (serial, boot count, MCUboot trailers, a swap in progress, the
+//! BLE bond records of the ble-plug), `slot0.bin` / `slot1.bin` (slot contents), `events.jsonl`.
+//!
+//! The same firmware model runs the BLE-only `ble-plug` (PlugMini PM-1) in the simulated BLE world: what
+//! differs between the products is in [`variant`].
 
 pub mod app;
 pub mod boot;
@@ -34,6 +37,7 @@ pub mod os;
 pub mod settings;
 pub mod shell;
 pub mod smp;
+pub mod variant;
 
 use std::fs;
 use std::path::Path;
@@ -95,6 +99,9 @@ pub struct ZephyrState {
     /// A swap the bootloader started and must finish at the next boot.
     #[serde(default)]
     pub swap: Option<SwapProgress>,
+    /// Addresses of the BLE centrals bonded with it (the ble-plug's bond records; kept until a reset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bonds: Vec<String>,
 }
 
 impl ZephyrState {
@@ -107,6 +114,7 @@ impl ZephyrState {
             boot_count: 0,
             trailers: Trailers::default(),
             swap: None,
+            bonds: Vec::new(),
         }
     }
 }
@@ -130,8 +138,11 @@ pub fn save_state(dir: &Path, state: &ZephyrState) -> Result<(), SimError> {
 
 /// Power on: state loaded (or a new device made), the bootloader run (finishing a swap a power cut
 /// interrupted); returns the server, the boot report and the address its services use.
-fn power_on(opts: &SimOptions) -> Result<(Shared, BootReport, std::net::Ipv4Addr), SimError> {
-    let model = opts.model.id();
+fn power_on(
+    opts: &SimOptions,
+    variant: variant::Variant,
+) -> Result<(Shared, BootReport, std::net::Ipv4Addr), SimError> {
+    let model = variant.model_id();
     let dir = opts.state_dir.clone();
     fs::create_dir_all(&dir).map_err(|e| SimError::io(dir.display().to_string(), e))?;
     let state = match load_state(&dir)? {
@@ -149,15 +160,20 @@ fn power_on(opts: &SimOptions) -> Result<(Shared, BootReport, std::net::Ipv4Addr
     let ip = opts.ip.unwrap_or_else(|| crate::default_ip(&state.serial));
     let (buf_size, buf_count) = opts.smp_buffers.unwrap_or(DEFAULT_BUFFERS);
     let mut server = smp::Server::new(dir.clone(), state, events, buf_size, buf_count)
+        .with_variant(variant)
         .with_boot_key(opts.boot_key);
     let report = boot::run(&dir, &mut server.state, &server.boot_key, &server.events)?;
     Ok((Arc::new(Mutex::new(server)), report, ip))
 }
 
-/// A zephyr-sensor reached over its radio only (the BLE world): powered on, its application booted (network
-/// services on its address), no console UART. Its SMP server answers what the BLE transport hands it.
-pub async fn start_without_uart(opts: &SimOptions) -> Result<Shared, SimError> {
-    let (server, _report, ip) = power_on(opts)?;
+/// A device of `variant` reached over its radio only (the BLE world): powered on, its application booted
+/// (network services on its address), no console UART. Its SMP server answers what the BLE transport hands
+/// it. (`opts.model` is not read: the variant says what the device is.)
+pub async fn start_without_uart(
+    opts: &SimOptions,
+    variant: variant::Variant,
+) -> Result<Shared, SimError> {
+    let (server, _report, ip) = power_on(opts, variant)?;
     on_boot(&server, ip).await?;
     Ok(server)
 }
@@ -168,7 +184,7 @@ pub(crate) async fn start(
     opts: SimOptions,
 ) -> Result<(ReadyInfo, watch::Receiver<Presence>), SimError> {
     let model = opts.model.id();
-    let (server, report, ip) = power_on(&opts)?;
+    let (server, report, ip) = power_on(&opts, variant::Variant::SensorEnv1)?;
     let uart = Uart::bring_up(&server, opts.baud, &report)?;
     let info = ReadyInfo {
         port: uart.port.clone(),

@@ -72,7 +72,7 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
             log(server);
             let map = Map::decode(payload).unwrap_or_default();
             Some(match map.text("format") {
-                Ok(format) => match app_info(format.unwrap_or("")) {
+                Ok(format) => match app_info(format.unwrap_or(""), server.app.variant) {
                     Some(output) => encode(vec![("output", Cbor::Text(output))]),
                     None => group_err(header.version, GROUP_OS, OS_ERR_INVALID_FORMAT, RC_EINVAL),
                 },
@@ -113,29 +113,29 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
 const OS_ERR_INVALID_FORMAT: u64 = 2;
 
 /// Application info (0/7) as Zephyr's uname-like `os_mgmt_info`: the fields the `format` letters ask for, in
-/// their natural order, separated by spaces: `s` kernel name "Zephyr", `n` node name "NS-ENV1", `r` kernel
-/// release "v3.7.0", `v` kernel version "3.7.0", `m` machine "arm", `p` processor "cortex-m33", `i` board
-/// "ns_env1", `o` operating system "Zephyr", `a` all of them. No letter: `s`. Another letter (`b` too: no build
+/// their natural order, separated by spaces: `s` kernel name "Zephyr", `n` node name "NS-ENV1" (the model
+/// name), `r` kernel release "v3.7.0", `v` kernel version "3.7.0", `m` machine "arm", `p` processor "cortex-m33"
+/// (the plug's "cortex-m4"), `i` board "ns_env1" (the plug's "pm1_nrf52840"), `o` operating system "Zephyr", `a` all of them. No letter: `s`. Another letter (`b` too: no build
 /// date in this build): `None`, OS group error INVALID_FORMAT (2, v1 `{"rc": 3}`).
-pub(crate) fn app_info(format: &str) -> Option<String> {
-    const FIELDS: [(char, &str); 8] = [
+pub(crate) fn app_info(format: &str, variant: super::variant::Variant) -> Option<String> {
+    let fields: [(char, &str); 8] = [
         ('s', "Zephyr"),
-        ('n', "NS-ENV1"),
+        ('n', variant.model_name()),
         ('r', "v3.7.0"),
         ('v', "3.7.0"),
         ('m', "arm"),
-        ('p', "cortex-m33"),
-        ('i', "ns_env1"),
+        ('p', variant.processor()),
+        ('i', variant.board()),
         ('o', "Zephyr"),
     ];
     if format
         .chars()
-        .any(|c| c != 'a' && !FIELDS.iter().any(|f| f.0 == c))
+        .any(|c| c != 'a' && !fields.iter().any(|f| f.0 == c))
     {
         return None;
     }
     let all = format.contains('a');
-    let picked: Vec<&str> = FIELDS
+    let picked: Vec<&str> = fields
         .iter()
         .filter(|(c, _)| all || format.contains(*c) || (format.is_empty() && *c == 's'))
         .map(|(_, v)| *v)

@@ -1,7 +1,7 @@
 //! Settings of the sensor and the settings management group (3), as Zephyr's `settings_mgmt` answers it.
 //!
-//! Four names, each with a factory value ([`FACTORY`]). Values are bytes on the wire; this device's are UTF-8
-//! text. A write or delete is persisted at once (`settings.json` in the state directory holds the values
+//! The names the variant has, each with a factory value ([`Variant::factory`]: the sensor's four are
+//! [`FACTORY`]). Values are bytes on the wire; this device's are UTF-8 text. A write or delete is persisted at once (`settings.json` in the state directory holds the values
 //! written since the factory, by atomic replace), and the running services take the values at the next
 //! commit (3/2) or boot ([`super::net`]); `mqtt connect` reads `mqtt/broker` as it is.
 //!
@@ -26,6 +26,7 @@ use temper_core::proto::smp::header::{Header, Op};
 
 use super::cbor::{encode, Map};
 use super::smp::{group_err, rc_body, Server, RC_EINVAL};
+use super::variant::Variant;
 use crate::state::save_named_json_atomically;
 use crate::SimError;
 
@@ -41,13 +42,10 @@ pub const NET_TELNET: &str = "net/telnet";
 pub const MCUMGR_UDP: &str = "mcumgr/udp";
 /// Where `mqtt connect` goes: "host:port".
 pub const MQTT_BROKER: &str = "mqtt/broker";
-/// Every name and its factory value.
-pub const FACTORY: [(&str, &str); 4] = [
-    (ADMIN_PW, "nordsense"),
-    (NET_TELNET, "1"),
-    (MCUMGR_UDP, "1"),
-    (MQTT_BROKER, "mqtt.nordsense.example:8883"),
-];
+/// UPnP (SSDP on udp/1900, the description on tcp/49152) of the ble-plug: "1" on, "0" off.
+pub const NET_UPNP: &str = "net/upnp";
+/// Every name of the zephyr-sensor and its factory value.
+pub const FACTORY: &[(&str, &str)] = super::variant::SENSOR_FACTORY;
 /// CONFIG_MCUMGR_GRP_SETTINGS_NAME_LEN: names must be shorter.
 pub const NAME_LEN: usize = 64;
 /// CONFIG_MCUMGR_GRP_SETTINGS_VALUE_LEN: the most bytes a read returns.
@@ -69,22 +67,39 @@ fn v1_rc(rc: u64) -> u64 {
     }
 }
 
-/// The settings: the values written since the factory (persisted), over the factory values.
+/// The settings: the values written since the factory (persisted), over the factory values of the variant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     written: BTreeMap<String, String>,
+    /// Whose factory values and names (not persisted: the firmware knows what it is).
+    #[serde(skip)]
+    variant: Variant,
 }
 
 impl Settings {
-    /// Reads `DIR/settings.json`; factory values when there is none.
-    pub fn load(dir: &Path) -> Result<Settings, SimError> {
+    /// The factory settings of `variant`.
+    pub fn factory(variant: Variant) -> Settings {
+        Settings {
+            written: BTreeMap::new(),
+            variant,
+        }
+    }
+
+    /// Reads `DIR/settings.json`; factory values of `variant` when there is none.
+    pub fn load(dir: &Path, variant: Variant) -> Result<Settings, SimError> {
         let path = dir.join(SETTINGS_FILE);
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(|s: Settings| Settings { variant, ..s })
                 .map_err(|source| SimError::CorruptState { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::factory(variant)),
             Err(e) => Err(SimError::io(path.display().to_string(), e)),
         }
+    }
+
+    /// Whether `name` still has its factory value.
+    pub fn is_factory(&self, name: &str) -> bool {
+        self.get(name) == self.variant.factory_value(name)
     }
 
     fn save(&self, dir: &Path) -> Result<(), SimError> {
@@ -93,7 +108,7 @@ impl Settings {
 
     /// The current value of `name`; `None` for a name the device does not have.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let factory = FACTORY.iter().find(|(n, _)| *n == name)?.1;
+        let factory = self.variant.factory_value(name)?;
         Some(self.written.get(name).map_or(factory, String::as_str))
     }
 
@@ -142,7 +157,7 @@ impl Settings {
 fn value_ok(name: &str, text: &str) -> bool {
     match name {
         ADMIN_PW => (1..=64).contains(&text.len()) && !text.chars().any(char::is_control),
-        NET_TELNET | MCUMGR_UDP => matches!(text, "0" | "1"),
+        NET_TELNET | MCUMGR_UDP | NET_UPNP => matches!(text, "0" | "1"),
         MQTT_BROKER => text.len() <= 128 && broker_parts(text).is_some(),
         _ => false,
     }
@@ -177,7 +192,9 @@ pub(crate) fn handle(server: &mut Server, header: Header, payload: &[u8]) -> Opt
         (3, op) => {
             log(server, header, json!({}));
             let result = match op {
-                Op::Read => Settings::load(&dir).map(|s| server.app.settings = s),
+                Op::Read => {
+                    Settings::load(&dir, server.app.variant).map(|s| server.app.settings = s)
+                }
                 _ => server.app.settings.save(&dir),
             };
             Some(match result {
@@ -287,17 +304,19 @@ mod tests {
     #[test]
     fn writes_persist_and_deletes_restore_the_factory_value() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Settings::load(dir.path()).unwrap();
+        let mut s = Settings::load(dir.path(), Variant::SensorEnv1).unwrap();
         assert_eq!(s.get(ADMIN_PW), Some("nordsense"));
         assert!(s.is_on(NET_TELNET) && s.is_on(MCUMGR_UDP));
         s.write(dir.path(), MCUMGR_UDP, b"0").unwrap();
         s.write(dir.path(), ADMIN_PW, "Str0ng pässword".as_bytes())
             .unwrap();
-        let again = Settings::load(dir.path()).unwrap();
+        let again = Settings::load(dir.path(), Variant::SensorEnv1).unwrap();
         assert_eq!(again, s, "a write is on disk at once");
         assert!(!again.is_on(MCUMGR_UDP));
         s.delete(dir.path(), MCUMGR_UDP).unwrap();
-        assert!(Settings::load(dir.path()).unwrap().is_on(MCUMGR_UDP));
+        assert!(Settings::load(dir.path(), Variant::SensorEnv1)
+            .unwrap()
+            .is_on(MCUMGR_UDP));
         assert_eq!(
             s.write(dir.path(), "app/nope", b"1"),
             Err(ERR_KEY_NOT_FOUND)
@@ -317,6 +336,23 @@ mod tests {
                 "{name} = {bad:?} must be refused"
             );
         }
+    }
+
+    #[test]
+    fn the_plug_has_its_own_names_and_factory_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::load(dir.path(), Variant::PlugMini).unwrap();
+        assert_eq!(s.get(ADMIN_PW), Some("plugmini"));
+        assert!(s.is_on(NET_UPNP) && s.is_factory(ADMIN_PW));
+        assert_eq!(s.get(NET_TELNET), None);
+        assert_eq!(
+            s.write(dir.path(), NET_TELNET, b"1"),
+            Err(ERR_KEY_NOT_FOUND)
+        );
+        s.write(dir.path(), NET_UPNP, b"0").unwrap();
+        s.write(dir.path(), ADMIN_PW, b"n3w-pass").unwrap();
+        let again = Settings::load(dir.path(), Variant::PlugMini).unwrap();
+        assert!(!again.is_on(NET_UPNP) && !again.is_factory(ADMIN_PW));
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub(crate) fn exec(server: &mut Server, argv: &[String]) -> Exec {
             &[("info", "Model, serial and firmware version")],
             |_| {
                 Output::ok([
-                    "model: NS-ENV1".to_string(),
+                    format!("model: {}", server.app.variant.model_name()),
                     format!("serial: {}", server.state.serial),
                     format!("firmware: {}", firmware(server)),
                 ])

@@ -109,6 +109,12 @@ impl Server {
         }
     }
 
+    /// The firmware of `variant` (default: the sensor's).
+    pub fn with_variant(mut self, variant: super::variant::Variant) -> Server {
+        self.app = super::app::App::new(variant);
+        self
+    }
+
     /// The bootloader's built-in key (default: the ECDSA P-256 test key).
     pub fn with_boot_key(mut self, kind: BootKeyKind) -> Server {
         self.boot_key = BootKey::builtin(kind);

@@ -1,5 +1,5 @@
-//! HTTP admin of the sensor on tcp/80 (HTTP/1.1, keep-alive). Every request needs Digest (realm "NS-ENV1",
-//! qop auth, MD5) as user "admin" with the password applied at the last boot or commit (`app/admin_pw`):
+//! HTTP admin on tcp/80 (HTTP/1.1, keep-alive). Every request needs Digest (realm: the model name, "NS-ENV1"
+//! or "PM-1"; qop auth, MD5) as user "admin" with the password applied at the last boot or commit (`app/admin_pw`):
 //! `GET /` then gets `200` and a small status page, another path `404`; no or wrong credentials get `401`
 //! with a fresh nonce (`stale=true` for a nonce the device does not know, e.g. from before a reboot).
 //! Each real attempt is logged as `auth {service: "http", user, ok}`: never a password.
@@ -7,8 +7,9 @@
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::super::app::{HTTP_REALM, HTTP_USER};
+use super::super::app::HTTP_USER;
 use super::super::smp::Server;
+use super::super::variant::Variant;
 use super::super::{lock, Shared};
 use super::Kind;
 use crate::wire::digest::{challenge_header, parse_params, response_matches};
@@ -59,7 +60,7 @@ fn respond(server: &mut Server, req: &Request) -> (&'static str, String, String)
                 p,
                 &server.app.http_ha1,
                 HTTP_USER,
-                HTTP_REALM,
+                server.app.variant.http_realm(),
                 &req.method,
                 &req.target,
             );
@@ -75,7 +76,8 @@ fn respond(server: &mut Server, req: &Request) -> (&'static str, String, String)
     if !granted {
         let nonce = server.app.nonces.issue();
         let stale = params.is_some() && !fresh;
-        let challenge = challenge_header(HTTP_REALM, &nonce, true, None, stale);
+        let realm = server.app.variant.http_realm();
+        let challenge = challenge_header(realm, &nonce, true, None, stale);
         return (
             "401 Unauthorized",
             format!("WWW-Authenticate: {challenge}\r\n"),
@@ -97,6 +99,15 @@ fn status_page(server: &Server) -> String {
         true => "on",
         false => "off",
     };
+    if server.app.variant == Variant::PlugMini {
+        return format!(
+            "<!DOCTYPE html>\n<html><head><title>PlugMini PM-1</title></head>\n<body><h1>PlugMini PM-1</h1>\n\
+             <p>Serial {}</p>\n<p>Address {}</p>\n<p>UPnP: {}</p></body></html>\n",
+            server.state.serial,
+            server.app.ip,
+            on_off(Kind::Ssdp),
+        );
+    }
     format!(
         "<!DOCTYPE html>\n<html><head><title>Nordsense NS-ENV1</title></head>\n<body><h1>Nordsense NS-ENV1</h1>\n\
          <p>Serial {}</p>\n<p>Address {}</p>\n<p>Telnet shell: {}; SMP over UDP: {}</p></body></html>\n",

@@ -1,8 +1,10 @@
-//! Network services of the sensor on its own loopback address, and the way every transport reaches the SMP
+//! Network services of the device on its own loopback address, and the way every transport reaches the SMP
 //! server.
 //!
 //! Services ([`Kind`]): the HTTP admin on tcp/80 (always), the telnet shell on tcp/23 (while `net/telnet` is
-//! "1") and SMP over UDP on udp/1337 (while `mcumgr/udp` is "1"). Each runs as one task that owns its socket
+//! "1") and SMP over UDP on udp/1337 (while `mcumgr/udp` is "1"), UPnP: SSDP on udp/1900 and the description
+//! on tcp/49152 (both while `net/upnp` is "1"). A setting the variant does not have is off: the sensor runs
+//! no UPnP, the plug no telnet and no SMP over UDP. Each runs as one task that owns its socket
 //! (and its connections); a service turned off is aborted and awaited, so its port is closed (refused from
 //! outside) by the time the commit's reply leaves. Events: `service {name, state: "up"|"down", port}`.
 //!
@@ -13,6 +15,7 @@
 pub mod http;
 pub mod telnet;
 pub mod udp;
+pub mod upnp;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,21 +26,31 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
 use super::app::Deferred;
-use super::settings::{Settings, MCUMGR_UDP, NET_TELNET};
+use super::settings::{Settings, MCUMGR_UDP, NET_TELNET, NET_UPNP};
 use super::{lock, Shared};
 use crate::wire::accept_loop;
 use crate::SimError;
 
-/// A network service of the sensor.
+/// A network service of the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Http,
     Telnet,
     SmpUdp,
+    /// SSDP (UPnP discovery).
+    Ssdp,
+    /// The UPnP description document.
+    UpnpDescription,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Http, Kind::Telnet, Kind::SmpUdp];
+    pub const ALL: [Kind; 5] = [
+        Kind::Http,
+        Kind::Telnet,
+        Kind::SmpUdp,
+        Kind::Ssdp,
+        Kind::UpnpDescription,
+    ];
 
     /// The `name` of its `service` events.
     pub fn name(self) -> &'static str {
@@ -45,6 +58,8 @@ impl Kind {
             Kind::Http => "http",
             Kind::Telnet => "telnet",
             Kind::SmpUdp => "smp-udp",
+            Kind::Ssdp => "ssdp",
+            Kind::UpnpDescription => "upnp-description",
         }
     }
 
@@ -53,6 +68,8 @@ impl Kind {
             Kind::Http => 80,
             Kind::Telnet => 23,
             Kind::SmpUdp => 1337,
+            Kind::Ssdp => 1900,
+            Kind::UpnpDescription => upnp::DESCRIPTION_PORT,
         }
     }
 
@@ -62,6 +79,7 @@ impl Kind {
             Kind::Http => true,
             Kind::Telnet => settings.is_on(NET_TELNET),
             Kind::SmpUdp => settings.is_on(MCUMGR_UDP),
+            Kind::Ssdp | Kind::UpnpDescription => settings.is_on(NET_UPNP),
         }
     }
 
@@ -75,12 +93,18 @@ impl Kind {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let shared = shared.clone();
-        let handle = if self == Kind::SmpUdp {
+        let handle = if matches!(self, Kind::SmpUdp | Kind::Ssdp) {
             let sock = std::net::UdpSocket::bind(addr)
                 .and_then(|s| s.set_nonblocking(true).map(|_| s))
                 .and_then(UdpSocket::from_std)
                 .map_err(bind_err)?;
-            tokio::spawn(udp::serve(shared, sock, stop.clone()))
+            match self {
+                Kind::SmpUdp => tokio::spawn(udp::serve(shared, sock, stop.clone())),
+                _ => tokio::spawn(crate::wire::ssdp::serve(
+                    Arc::new(upnp::Upnp { shared }),
+                    sock,
+                )),
+            }
         } else {
             // std sets SO_REUSEADDR: a service turned on again rebinds at once.
             let listener = std::net::TcpListener::bind(addr)
@@ -89,6 +113,7 @@ impl Kind {
                 .map_err(bind_err)?;
             match self {
                 Kind::Http => tokio::spawn(accept_loop(shared, listener, http::handle)),
+                Kind::UpnpDescription => tokio::spawn(accept_loop(shared, listener, upnp::handle)),
                 _ => tokio::spawn(accept_loop(shared, listener, telnet::handle)),
             }
         };
