@@ -130,12 +130,12 @@ impl Agent {
 /// existing bond is kept (`Bond::new` false). Refuses legacy pairing.
 pub async fn pair(address: &str, passkey: Option<Passkey>) -> Result<Bond, BleError> {
     let conn = bluez::system_bus().await?;
-    let path = bluez::device_path(&conn, address)
-        .await?
-        .ok_or_else(|| BleError::NotFound {
-            address: address.into(),
-            secs: 0,
-        })?;
+    let path = bluez::device_path(&conn, address).await?.ok_or_else(|| {
+        BleError::other(
+            "pairing",
+            format!("BlueZ knows no device {address} on its first adapter: scan for it first"),
+        )
+    })?;
     let device = Device1Proxy::builder(&conn)
         .path(path.clone())
         .map_err(|e| BleError::other("pairing", e))?
@@ -153,6 +153,11 @@ pub async fn pair(address: &str, passkey: Option<Passkey>) -> Result<Bond, BleEr
             adapter,
             device: address.into(),
             new: false,
+        });
+    }
+    if passkey.is_none() {
+        return Err(BleError::PasskeyNeeded {
+            address: address.into(),
         });
     }
     // The agent gets its own connection, so it goes away with it whatever happens below.
