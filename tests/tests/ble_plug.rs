@@ -209,3 +209,31 @@ fn pairing_problems_are_named_with_what_to_do() {
         error_message(&out)
     );
 }
+
+/// The link drops at the worst moments: right after the plug applied the new admin password (its reply lost),
+/// and in the middle of the certificate's shell commands. Temper reconnects with back-off, resumes, and ends
+/// with the password in its inventory being the one the plug takes.
+#[test]
+fn a_link_dropped_mid_step_is_reconnected_and_the_plan_resumes() {
+    for drop_at in ["3:0", "9:0:8"] {
+        let (_dir, world, inventory) = setup(&["--drop-after", drop_at]);
+        let plug = world.device("ble-plug").clone();
+        let ip = plug["ip"].as_str().unwrap().to_string();
+        let output = commission(&world, &inventory, plug["passkey"].as_str());
+        assert!(output.status.success(), "drop at {drop_at}: {}", describe(&output));
+        let lines = json_lines(&output);
+        let lost: Vec<&Value> = lines.iter().filter(|l| l["event"] == "link-lost").collect();
+        assert_eq!(lost.len(), 1, "drop at {drop_at}: one reconnect in {lines:#?}");
+        let report = report_of(&output);
+        assert_eq!(report["hardened"], true, "drop at {drop_at}: {report:#}");
+        let serial = report["device"]["serial"].as_str().unwrap().to_string();
+        let current = credential(&inventory, &serial, "web-admin")
+            .current
+            .expect("a current admin password");
+        assert_eq!(
+            curl_digest_at(&format!("http://{ip}/"), None, "admin", current.expose()),
+            "200",
+            "drop at {drop_at}: the inventory's password opens the plug"
+        );
+    }
+}
