@@ -220,10 +220,18 @@ fn a_link_dropped_mid_step_is_reconnected_and_the_plan_resumes() {
         let plug = world.device("ble-plug").clone();
         let ip = plug["ip"].as_str().unwrap().to_string();
         let output = commission(&world, &inventory, plug["passkey"].as_str());
-        assert!(output.status.success(), "drop at {drop_at}: {}", describe(&output));
+        assert!(
+            output.status.success(),
+            "drop at {drop_at}: {}",
+            describe(&output)
+        );
         let lines = json_lines(&output);
         let lost: Vec<&Value> = lines.iter().filter(|l| l["event"] == "link-lost").collect();
-        assert_eq!(lost.len(), 1, "drop at {drop_at}: one reconnect in {lines:#?}");
+        assert_eq!(
+            lost.len(),
+            1,
+            "drop at {drop_at}: one reconnect in {lines:#?}"
+        );
         let report = report_of(&output);
         assert_eq!(report["hardened"], true, "drop at {drop_at}: {report:#}");
         let serial = report["device"]["serial"].as_str().unwrap().to_string();

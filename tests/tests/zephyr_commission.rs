@@ -194,10 +194,10 @@ fn on_a_bare_port_the_sensor_is_found_over_smp_after_the_console_profiles() {
 }
 
 /// `temper demo --model zephyr-sensor` plugs in the simulated sensor and secures it (and so does the default
-/// camera demo, which the README's first command runs on a headless machine).
+/// camera demo, which the README's first command runs on a headless machine, and the BLE plug's demo).
 #[test]
-fn the_demo_secures_a_simulated_sensor_and_a_camera() {
-    for model in ["zephyr-sensor", "ipcam"] {
+fn the_demo_secures_a_simulated_sensor_a_camera_and_a_ble_plug() {
+    for model in ["zephyr-sensor", "ipcam", "ble-plug"] {
         let dir = tempfile::tempdir().unwrap();
         let output = temper(&dir.path().join("inventory.db"))
             .env_remove("TEMPER_INVENTORY_PASSPHRASE")

@@ -72,6 +72,23 @@ impl Cmd {
         }
     }
 
+    /// The commission options of the BLE demo: the plug's address and the passkey on its label.
+    pub fn for_demo_ble(address: String, passkey: String) -> Self {
+        Cmd {
+            port: None,
+            device: None,
+            ble: Some(address),
+            passkey: passkey.parse().ok(),
+            bus: super::devices::BusArgs::default(),
+            profile: None,
+            address: None,
+            site: Some("demo".into()),
+            baud: None,
+            rotate_now: false,
+            cert_key: None,
+        }
+    }
+
     /// Runs the plan and prints the report.
     pub async fn run(self, globals: &Globals) -> Result<u8, Failure> {
         if let Some(address) = self.ble.clone() {

@@ -29,6 +29,9 @@ pub enum DemoModel {
     Ipcam,
     /// Nordsense NS-ENV1 sensor: Zephyr with MCUmgr (SMP) on its console, no login.
     ZephyrSensor,
+    /// PlugMini PM-1 smart plug over Bluetooth LE (a simulated BlueZ on a private D-Bus): paired with the
+    /// passkey on its label, then commissioned over SMP.
+    BlePlug,
 }
 
 impl DemoModel {
@@ -36,6 +39,7 @@ impl DemoModel {
         match self {
             DemoModel::Ipcam => "ipcam",
             DemoModel::ZephyrSensor => "zephyr-sensor",
+            DemoModel::BlePlug => "ble-plug",
         }
     }
 
@@ -43,6 +47,7 @@ impl DemoModel {
         match self {
             DemoModel::Ipcam => "Simvision SV-IPC2100 camera",
             DemoModel::ZephyrSensor => "Nordsense NS-ENV1 sensor (Zephyr, MCUmgr)",
+            DemoModel::BlePlug => "PlugMini PM-1 smart plug (Bluetooth LE)",
         }
     }
 }
@@ -90,42 +95,11 @@ impl Cmd {
         std::fs::create_dir_all(&state).map_err(|e| {
             Failure::new(exit::USAGE, format!("cannot create {}: {e}", dir.display()))
         })?;
-        let ip = format!(
-            "127.0.{}.{}",
-            rand::thread_rng().gen_range(100..200),
-            rand::thread_rng().gen_range(2..250)
-        );
-        let mut child = Command::new(devsim_path())
-            .args(["run", "--model", self.model.id(), "--state"])
-            .arg(&state)
-            .args(["--ip", &ip])
-            // A private bus: the demo's camera must not show up in the user's `temper devices`.
-            .arg("--usb-bus")
-            .arg(dir.join("usb-bus"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| Failure::new(exit::USAGE, format!("cannot start temper-devsim (build it with `cargo build -p temper-devsim`): {e}")))?;
-        let stdout = child.stdout.take();
-        let simulator = Simulator(child);
-        let mut line = String::new();
-        if let Some(stdout) = stdout {
-            std::io::BufReader::new(stdout)
-                .read_line(&mut line)
-                .map_err(|e| {
-                    Failure::new(exit::FAILED, format!("the simulator said nothing: {e}"))
-                })?;
-        }
-        let announce: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-            Failure::new(
-                exit::FAILED,
-                format!("the simulator's first line is not JSON ({e}): {line:?}"),
-            )
-        })?;
-        let port = announce["port"].as_str().unwrap_or_default().to_string();
-        eprintln!(
-            "Plugged in a simulated {} on {port} (network services on {ip}).\n",
-            self.model.described()
-        );
+        let (simulator, target) = if self.model == DemoModel::BlePlug {
+            start_ble_world(&dir)?
+        } else {
+            start_serial(&dir, &state, self.model)?
+        };
 
         let inventory = globals
             .inventory
@@ -154,7 +128,12 @@ impl Cmd {
         if !temper_core::inventory::SqlCipherInventory::exists(&inventory) {
             super::keyops::init(&demo_globals)?;
         }
-        let commission = super::commission::Cmd::for_demo(port, dir.join("usb-bus"));
+        let commission = match target {
+            Target::Port(port) => super::commission::Cmd::for_demo(port, dir.join("usb-bus")),
+            Target::Ble { address, passkey } => {
+                super::commission::Cmd::for_demo_ble(address, passkey)
+            }
+        };
         let code = commission.run(&demo_globals).await;
         drop(simulator);
         eprintln!(
@@ -166,6 +145,107 @@ impl Cmd {
         );
         code
     }
+}
+
+/// What the demo commissions.
+enum Target {
+    /// A serial port.
+    Port(String),
+    /// A BLE address, with the passkey from the device's label.
+    Ble { address: String, passkey: String },
+}
+
+/// Starts `temper-devsim` with `args` and reads its JSON line.
+fn start_devsim(args: &[&std::ffi::OsStr]) -> Result<(Simulator, serde_json::Value), Failure> {
+    let mut child = Command::new(devsim_path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot start temper-devsim (build it with `cargo build -p temper-devsim`): {e}")))?;
+    let stdout = child.stdout.take();
+    let simulator = Simulator(child);
+    let mut line = String::new();
+    if let Some(stdout) = stdout {
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| Failure::new(exit::FAILED, format!("the simulator said nothing: {e}")))?;
+    }
+    let announce = serde_json::from_str(&line).map_err(|e| {
+        Failure::new(
+            exit::FAILED,
+            format!("the simulator's first line is not JSON ({e}): {line:?}"),
+        )
+    })?;
+    Ok((simulator, announce))
+}
+
+/// A simulated device on a PTY, announced on the demo's private USB bus.
+fn start_serial(
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    model: DemoModel,
+) -> Result<(Simulator, Target), Failure> {
+    let ip = format!(
+        "127.0.{}.{}",
+        rand::thread_rng().gen_range(100..200),
+        rand::thread_rng().gen_range(2..250)
+    );
+    let bus = dir.join("usb-bus");
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "run".as_ref(),
+        "--model".as_ref(),
+        model.id().as_ref(),
+        "--state".as_ref(),
+        state.as_os_str(),
+        "--ip".as_ref(),
+        ip.as_ref(),
+        // A private bus: the demo's device must not show up in the user's `temper devices`.
+        "--usb-bus".as_ref(),
+        bus.as_os_str(),
+    ];
+    let (simulator, announce) = start_devsim(&args)?;
+    let port = announce["port"].as_str().unwrap_or_default().to_string();
+    eprintln!(
+        "Plugged in a simulated {} on {port} (network services on {ip}).\n",
+        model.described()
+    );
+    Ok((simulator, Target::Port(port)))
+}
+
+/// A simulated BLE world with one plug; this process talks to its BlueZ from now on.
+fn start_ble_world(dir: &std::path::Path) -> Result<(Simulator, Target), Failure> {
+    let world = dir.join("ble-world");
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "ble".as_ref(),
+        "--models".as_ref(),
+        "ble-plug".as_ref(),
+        "--dir".as_ref(),
+        world.as_os_str(),
+    ];
+    let (simulator, announce) = start_devsim(&args)?;
+    let plug = &announce["devices"][0];
+    let field = |name: &str| plug[name].as_str().unwrap_or_default().to_string();
+    // Before any D-Bus connection of this process: libdbus and zbus read it when they first connect.
+    std::env::set_var(
+        "DBUS_SYSTEM_BUS_ADDRESS",
+        announce["bus"].as_str().unwrap_or_default(),
+    );
+    eprintln!(
+        "A simulated {} is advertising as {} ({}); the passkey on its label is {} (network services on {}).\n",
+        DemoModel::BlePlug.described(),
+        field("name"),
+        field("address"),
+        field("passkey"),
+        field("ip"),
+    );
+    Ok((
+        simulator,
+        Target::Ble {
+            address: field("address"),
+            passkey: field("passkey"),
+        },
+    ))
 }
 
 fn write_private(path: &PathBuf, text: &str) -> Result<(), Failure> {
