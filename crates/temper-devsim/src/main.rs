@@ -81,6 +81,22 @@ enum Cmd {
         /// Directory for the bus socket and configuration (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Connection interval of every link, ms (7..=4000).
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        conn_interval_ms: u32,
+        /// PDUs per connection event, each direction.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        pdus_per_event: u32,
+        /// ATT MTU (23..=517): the SMP characteristic's MTU property; notifications carry MTU-3 bytes.
+        #[arg(long, value_name = "N", default_value_t = 247)]
+        mtu: u16,
+        /// Extra latency before the first notification of each SMP response, ms (slow notifications).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        notify_delay_ms: u32,
+        /// The NTH request of SMP group GROUP, command ID is handled but its reply is lost and the link drops
+        /// (once; NTH defaults to 1), e.g. 3:0.
+        #[arg(long, value_name = "GROUP:ID[:NTH]")]
+        drop_after: Option<temper_devsim::ble::radio::DropAfter>,
     },
 }
 
@@ -103,8 +119,25 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    if let Cmd::Ble { models, dir } = cli.cmd {
-        return run_ble(models, dir);
+    if let Cmd::Ble {
+        models,
+        dir,
+        conn_interval_ms,
+        pdus_per_event,
+        mtu,
+        notify_delay_ms,
+        drop_after,
+    } = cli.cmd
+    {
+        let params = temper_devsim::ble::radio::RadioParams {
+            conn_interval_ms,
+            pdus_per_event,
+            mtu,
+            notify_delay_ms,
+        };
+        params.validate()?;
+        let radio = temper_devsim::ble::radio::RadioOptions { params, drop_after };
+        return run_ble(models, dir, radio);
     }
     let Cmd::Run {
         model,
@@ -180,7 +213,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// `temper-devsim ble`: the world runs until SIGTERM or SIGINT; the bus daemon stops with it.
-fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
+fn run_ble(
+    models: Vec<String>,
+    dir: Option<PathBuf>,
+    radio: temper_devsim::ble::radio::RadioOptions,
+) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         let mut term = signal(SignalKind::terminate())?;
@@ -189,7 +226,7 @@ fn run_ble(models: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<()> {
         let dir = dir.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("temper-ble-{}", std::process::id()))
         });
-        let world = temper_devsim::ble::World::start(&dir, &models)
+        let world = temper_devsim::ble::World::start_with_radio(&dir, &models, radio)
             .await
             .context("starting the BLE world")?;
         let mut out = std::io::stdout().lock();

@@ -142,7 +142,7 @@ pub struct Adapter {
     /// The object manager at `/`, told of each device added.
     pub objects: ObjectManager,
     /// SMP servers behind the peripherals' GATT SMP service, by device object path.
-    pub smp_servers: HashMap<String, crate::zephyr::Shared>,
+    pub smp_servers: HashMap<String, super::gatt::SmpBackend>,
 }
 
 impl Adapter {

@@ -8,10 +8,9 @@ use zbus::zvariant::{ObjectPath, OwnedObjectPath};
 use zbus::Connection;
 
 use super::bluez::{BluezError, ADAPTER_PATH};
-use super::gatt::{object_path, smp_paths, GattService, SmpCharacteristic};
+use super::gatt::{object_path, smp_paths, GattService, SmpBackend, SmpCharacteristic};
 use super::objects::{owned, InterfaceMap, Kind, ObjectManager};
 use super::peripherals::{Peripheral, SMP_SERVICE};
-use crate::zephyr::Shared;
 
 /// Serves `p`'s Device1 and announces it (InterfacesAdded), as BlueZ does when discovery finds a device.
 /// `smp`: the SMP server behind its GATT SMP service, if it has one.
@@ -19,7 +18,7 @@ pub(super) async fn add_device(
     conn: &Connection,
     objects: &ObjectManager,
     p: &Peripheral,
-    smp: Option<Shared>,
+    smp: Option<SmpBackend>,
 ) -> zbus::Result<()> {
     let path = p.object_path();
     let device = Device {
@@ -42,8 +41,8 @@ pub struct Device {
     pub peripheral: Peripheral,
     pub connected: bool,
     pub services_resolved: bool,
-    /// The SMP server behind the GATT SMP service (the zephyr-sensor's).
-    pub smp: Option<Shared>,
+    /// The SMP server behind the GATT SMP service (the zephyr-sensor's), over its radio link.
+    pub smp: Option<SmpBackend>,
     /// Whether its GATT objects are on the bus (from the first connection on, as BlueZ caches them).
     pub gatt_added: bool,
     pub objects: ObjectManager,
@@ -68,13 +67,7 @@ async fn resolve_services(conn: Connection, path: String) -> zbus::Result<()> {
         objects
             .announce(&conn, &service_path, Kind::GattService, interfaces)
             .await?;
-        let characteristic = SmpCharacteristic {
-            service: object_path(&service_path),
-            server: smp,
-            notifying: false,
-            value: Vec::new(),
-            pending: Vec::new(),
-        };
+        let characteristic = SmpCharacteristic::new(object_path(&service_path), smp);
         let interfaces = characteristic.interfaces();
         server.at(char_path.as_str(), characteristic).await?;
         objects
@@ -129,6 +122,9 @@ impl Device {
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
         #[zbus(connection)] conn: &Connection,
     ) -> Result<(), BluezError> {
+        if let Some(smp) = &self.smp {
+            smp.link.connect();
+        }
         if !self.connected {
             self.connected = true;
             self.connected_changed(&ctxt).await?;
@@ -151,6 +147,9 @@ impl Device {
         &mut self,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
     ) -> Result<(), BluezError> {
+        if let Some(smp) = &self.smp {
+            smp.link.disconnect();
+        }
         if self.services_resolved {
             self.services_resolved = false;
             self.services_resolved_changed(&ctxt).await?;

@@ -3,16 +3,20 @@
 //! Real BlueZ clients (bluetoothctl, bleak, btleplug) see it once `DBUS_SYSTEM_BUS_ADDRESS` points at the bus.
 //!
 //! The zephyr-sensor's peripheral carries MCUmgr's SMP GATT service ([`gatt`]), answered by a sensor of its
-//! own (state in `DIR/zephyr-sensor-N`, network services on its loopback address). Not yet: pairing through
-//! the registered agent, the ble-plug's services, link drops and slow notifications.
+//! own (state in `DIR/zephyr-sensor-N`, network services on its loopback address), over a radio link with a
+//! connection interval, PDUs per event and an MTU ([`radio`], [`link`]); links drop on request ([`sim`]) or
+//! on a planned fault. Not yet: pairing through the registered agent, the ble-plug's services.
 
 pub mod advertising;
 pub mod bluez;
 pub mod bus;
 pub mod device;
 pub mod gatt;
+pub mod link;
 pub mod objects;
 pub mod peripherals;
+pub mod radio;
+pub mod sim;
 
 use std::path::Path;
 
@@ -36,6 +40,8 @@ pub struct WorldInfo {
     pub bus: String,
     pub adapter: AdapterInfo,
     pub devices: Vec<DeviceInfo>,
+    /// The radio links' parameters.
+    pub radio: radio::RadioParams,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,6 +71,20 @@ impl World {
     /// Starts the bus in `dir`, then BlueZ with the peripherals of `models` (in order; an unknown model or a
     /// model without BLE is an error naming the ones that have it).
     pub async fn start(dir: &Path, models: &[String]) -> Result<World, SimError> {
+        Self::start_with_radio(dir, models, radio::RadioOptions::default()).await
+    }
+
+    /// As [`World::start`], the peripherals' radio links with `radio`'s timing and fault.
+    pub async fn start_with_radio(
+        dir: &Path,
+        models: &[String],
+        radio: radio::RadioOptions,
+    ) -> Result<World, SimError> {
+        radio
+            .params
+            .validate()
+            .map_err(|e| SimError::Setup(e.to_string()))?;
+        let faults = std::sync::Arc::new(link::Faults::new(radio.drop_after));
         let mut in_range = Vec::new();
         for (i, model) in models.iter().enumerate() {
             let peripheral = Peripheral::of_model(model, i as u8).ok_or_else(|| {
@@ -83,7 +103,12 @@ impl World {
                     dir.join(format!("zephyr-sensor-{i}")),
                 );
                 let server = crate::zephyr::start_without_uart(&opts).await?;
-                smp_servers.insert(p.object_path(), server);
+                let link = link::RadioLink::new(radio.params, p.object_path(), faults.clone());
+                let backend = gatt::SmpBackend {
+                    server,
+                    link: std::sync::Arc::new(link),
+                };
+                smp_servers.insert(p.object_path(), backend);
             }
         }
         let agents = Agents::default();
@@ -108,6 +133,7 @@ impl World {
                 },
             )?
             .serve_at(ADAPTER_PATH, adapter)?
+            .serve_at(ADAPTER_PATH, sim::SimControl)?
             .build()
             .await?;
         let info = WorldInfo {
@@ -126,6 +152,7 @@ impl World {
                     path: p.object_path(),
                 })
                 .collect(),
+            radio: radio.params,
         };
         Ok(World {
             info,
