@@ -156,11 +156,16 @@ async def main():
             await client.write_gatt_char(SMP, bytes(62), response=False)
         except Exception as e:
             too_long = str(e)
-    print(json.dumps({"sizes": replies.sizes, "reply": len(reply), "too_long": too_long}))
+        # What smpclient does to learn the MTU: BlueZ's AcquireWrite.
+        await client._backend._acquire_mtu()
+        acquired = client.mtu_size
+    print(json.dumps({"sizes": replies.sizes, "reply": len(reply), "too_long": too_long,
+                      "acquired": acquired}))
 asyncio.run(main())
 "#,
     );
     assert!(mtu_property(&world).contains("uint16 64"));
+    assert_eq!(result["acquired"], 64, "AcquireWrite's MTU: {result}");
     let sizes: Vec<u64> = serde_json::from_value(result["sizes"].clone()).unwrap();
     assert!(
         sizes.len() >= 4,

@@ -36,6 +36,8 @@ pub enum GattError {
     NotConnected(String),
     /// A value longer than the characteristic takes (MTU − 3 for a write without response).
     InvalidValueLength(String),
+    /// The operation failed.
+    Failed(String),
 }
 
 /// What answers a peripheral's SMP service: the device's SMP server, reached over its radio link.
@@ -145,7 +147,7 @@ impl SmpCharacteristic {
 
     /// Takes one ATT write (at most MTU − 3 bytes) in the central's next slot; answers each request it
     /// completes by notifications.
-    async fn write_value(
+    pub(super) async fn write_value(
         &mut self,
         value: Vec<u8>,
         _options: HashMap<String, OwnedValue>,
@@ -183,6 +185,23 @@ impl SmpCharacteristic {
             }
         }
         Ok(())
+    }
+
+    /// A socket for writes and the MTU (bleak asks for it to learn the MTU).
+    async fn acquire_write(
+        &self,
+        _options: HashMap<String, OwnedValue>,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(signal_context)] ctxt: SignalContext<'_>,
+    ) -> Result<(zbus::zvariant::OwnedFd, u16), GattError> {
+        let link = &self.backend.link;
+        if link.epoch().is_none() {
+            return Err(GattError::NotConnected("Not Connected".into()));
+        }
+        let fd =
+            super::acquire::socket_for_writes(conn, ctxt.path().as_str(), link.params.payload())
+                .map_err(|e| GattError::Failed(format!("no socket: {e}")))?;
+        Ok((fd.into(), link.params.mtu))
     }
 
     async fn start_notify(

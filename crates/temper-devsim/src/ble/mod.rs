@@ -7,6 +7,7 @@
 //! connection interval, PDUs per event and an MTU ([`radio`], [`link`]); links drop on request ([`sim`]) or
 //! on a planned fault. Not yet: pairing through the registered agent, the ble-plug's services.
 
+pub mod acquire;
 pub mod advertising;
 pub mod bluez;
 pub mod bus;
