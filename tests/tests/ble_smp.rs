@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -23,9 +22,29 @@ impl Drop for World {
     }
 }
 
-/// The tests of this file share one process under `cargo test`, and BlueZ is found through an environment
-/// variable: each holds this while it runs.
-static ONE_WORLD_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Set in the process a test runs its body in.
+const CHILD: &str = "TEMPER_BLE_SMP_TEST_CHILD";
+
+/// Runs `body` in a process of its own (this test binary again, running only `test`): libdbus reads the system
+/// bus address once per process, and each test's world has a bus of its own (`cargo test` runs the tests of
+/// this file in one process; nextest already gives each its own).
+fn in_own_process(test: &str, body: impl FnOnce()) {
+    if std::env::var_os(CHILD).is_some() {
+        body();
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("run the test in a process of its own");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
 
 /// Starts `temper-devsim ble --models zephyr-sensor EXTRA...`, points the system bus at it and returns the
 /// world with the sensor's address.
@@ -59,9 +78,13 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn smp_over_ble_echoes_and_uploads_an_image_to_slot_1() {
-    let _one = ONE_WORLD_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    in_own_process(
+        "smp_over_ble_echoes_and_uploads_an_image_to_slot_1",
+        echo_and_upload,
+    );
+}
+
+fn echo_and_upload() {
     let (_world, address) = start_world(&[]);
     runtime().block_on(async {
         let link = BleLink::open_smp(&address, Duration::from_secs(10))
@@ -116,9 +139,13 @@ fn drop_link(address: &str) {
 /// into the SMP timeout.
 #[test]
 fn ble_link_recv_fails_promptly_when_the_link_drops() {
-    let _one = ONE_WORLD_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    in_own_process(
+        "ble_link_recv_fails_promptly_when_the_link_drops",
+        recv_after_drop_link,
+    );
+}
+
+fn recv_after_drop_link() {
     let (_world, address) = start_world(&[]);
     runtime().block_on(async {
         let mut link = BleLink::open_smp(&address, Duration::from_secs(10))
@@ -158,9 +185,13 @@ fn ble_link_recv_fails_promptly_when_the_link_drops() {
 /// wait ends with the disconnection, and a new connection answers.
 #[test]
 fn an_echo_whose_answer_is_lost_with_the_link_fails_promptly_and_a_reconnect_answers() {
-    let _one = ONE_WORLD_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    in_own_process(
+        "an_echo_whose_answer_is_lost_with_the_link_fails_promptly_and_a_reconnect_answers",
+        echo_lost_with_the_link,
+    );
+}
+
+fn echo_lost_with_the_link() {
     let (_world, address) = start_world(&["--drop-after", "0:0"]);
     runtime().block_on(async {
         let link = BleLink::open_smp(&address, Duration::from_secs(10))

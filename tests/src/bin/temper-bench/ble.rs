@@ -6,7 +6,9 @@
 //! ratio. Temper's time is the wall clock of the upload call on an open connection; the bytes are the
 //! device's (slot 1 must then report the image's hash). smpmgr's time is the device's, from its event log:
 //! from the first upload request to the answer to the last one, so Python's start-up and the connection do
-//! not count. Each row uses a fresh world (fresh device state).
+//! not count. Each row uses a fresh world (fresh device state), and Temper's upload runs in a child process
+//! of its own (this executable again, told what to do by [`CHILD_ENV`]): libdbus reads the system bus address
+//! once per process, and each world has a bus of its own.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -18,6 +20,9 @@ use serde_json::Value;
 use temper_core::proto::smp::client::SmpClient;
 use temper_core::transport::ble::BleLink;
 use temper_e2e::{image_hash, mcuboot_image};
+
+/// Set (to `ADDRESS IMAGE-FILE`) in the child that uploads with Temper's client; it prints the seconds.
+const CHILD_ENV: &str = "TEMPER_BENCH_BLE_UPLOAD";
 
 /// One row of the matrix: radio parameters and the image size that keeps the row to seconds.
 struct Row {
@@ -34,7 +39,7 @@ const ROWS: &[Row] = &[
         pdus: 4,
         mtu: 247,
         notify_delay_ms: 0,
-        image_kib: 192,
+        image_kib: 128,
     },
     Row {
         interval_ms: 15,
@@ -62,14 +67,14 @@ const ROWS: &[Row] = &[
         pdus: 4,
         mtu: 64,
         notify_delay_ms: 0,
-        image_kib: 64,
+        image_kib: 48,
     },
     Row {
         interval_ms: 50,
         pdus: 2,
         mtu: 23,
         notify_delay_ms: 0,
-        image_kib: 16,
+        image_kib: 8,
     },
 ];
 
@@ -158,6 +163,12 @@ impl Drop for World {
 }
 
 pub fn run(bin_dir: &Path) -> anyhow::Result<()> {
+    if let Ok(job) = std::env::var(CHILD_ENV) {
+        let (address, image) = job.split_once(' ').context("ADDRESS IMAGE")?;
+        let img = std::fs::read(image)?;
+        println!("{}", child_upload(address, &img)?);
+        return Ok(());
+    }
     let smpmgr = super::smp::which("smpmgr").ok();
     println!(
         "temper-bench --ble: MCUboot image to slot 1 of the simulated zephyr-sensor over simulated BLE \
@@ -194,17 +205,36 @@ fn print_row(row: &Row, client: &str, secs: f64) {
     );
 }
 
-/// Uploads `img` with Temper's client on a fresh world; the upload's seconds.
+/// Uploads `img` with Temper's client on a fresh world, from a child process; the upload's seconds.
 fn temper_upload(bin_dir: &Path, row: &Row, img: &[u8]) -> anyhow::Result<f64> {
     let world = World::start(bin_dir, row)?;
-    // Read by libdbus and zbus when they connect, from the runtime below.
-    std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &world.bus);
+    let file = world.dir.path().join("image.bin");
+    std::fs::write(&file, img)?;
+    let out = Command::new(std::env::current_exe()?)
+        .args(["--ble", "--bin-dir"])
+        .arg(bin_dir)
+        .env(CHILD_ENV, format!("{} {}", world.address, file.display()))
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &world.bus)
+        .stdin(Stdio::null())
+        .output()
+        .context("run the upload child")?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .with_context(|| format!("the child printed {text:?}"))
+}
+
+/// In the child: opens the link, uploads, checks slot 1; the upload's seconds.
+fn child_upload(address: &str, img: &[u8]) -> anyhow::Result<f64> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let link = BleLink::open_smp(&world.address, Duration::from_secs(10)).await?;
+        let link = BleLink::open_smp(address, Duration::from_secs(10)).await?;
         let mut client = SmpClient::new(link);
         let started = Instant::now();
         client.upload(img, |_, _| {}).await?;
