@@ -4,9 +4,10 @@
 //!
 //! Each figure is printed beside the ideal for its parameters, `PDUs × (MTU − 3) / interval` one way, as a
 //! ratio. Temper's time is the wall clock of the upload call on an open connection; the bytes are the
-//! device's (slot 1 must then report the image's hash). smpmgr's time is the device's, from its event log:
-//! from the first upload request to the answer to the last one, so Python's start-up and the connection do
-//! not count. Each row uses a fresh world (fresh device state), and Temper's upload runs in a child process
+//! device's (slot 1 must then report the image's hash). smpmgr's process cannot be timed that way (Python's
+//! start-up, the scan and the connection), so both clients are also timed on the device's clock, from its
+//! event log: from the arrival of the first upload request to the answer to the last one (which leaves out
+//! the first request's own transfer, so it reads higher than the wall clock, most for small images). Each row uses a fresh world (fresh device state), and Temper's upload runs in a child process
 //! of its own (this executable again, told what to do by [`CHILD_ENV`]): libdbus reads the system bus address
 //! once per process, and each world has a bus of its own.
 
@@ -174,18 +175,20 @@ pub fn run(bin_dir: &Path) -> anyhow::Result<()> {
         "temper-bench --ble: MCUboot image to slot 1 of the simulated zephyr-sensor over simulated BLE \
          (SMP characteristic, write without response + notify); ideal = PDUs × (MTU − 3) / interval, one way\n"
     );
-    println!("| connection | image | client | seconds | KiB/s | ideal KiB/s | of ideal |");
-    println!("|---|---:|---|---:|---:|---:|---:|");
+    println!(
+        "| connection | image | client | wall s | KiB/s (wall) | KiB/s (device clock) | ideal KiB/s | of ideal (wall) |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|");
     for (n, row) in ROWS.iter().enumerate() {
         let img = mcuboot_image(row.image_kib * 1024, 40 + n as u64);
-        let secs = temper_upload(bin_dir, row, &img)
+        let (wall, device) = temper_upload(bin_dir, row, &img)
             .with_context(|| format!("temper at {}", row.describe()))?;
-        print_row(row, "temper (SmpClient over BleLink)", secs);
+        print_row(row, "temper (SmpClient over BleLink)", Some(wall), device);
         if let Some(smpmgr) = &smpmgr {
             match smpmgr_upload(bin_dir, smpmgr, row, &img) {
-                Ok(secs) => print_row(row, "smpmgr --ble", secs),
+                Ok(device) => print_row(row, "smpmgr --ble", None, device),
                 Err(e) => println!(
-                    "| {} | | smpmgr --ble | failed: {e:#} | | | |",
+                    "| {} | | smpmgr --ble | failed: {e:#} | | | | |",
                     row.describe()
                 ),
             }
@@ -194,19 +197,30 @@ pub fn run(bin_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_row(row: &Row, client: &str, secs: f64) {
-    let kib_s = row.image_kib as f64 / secs;
+/// One line of the table: `wall` seconds when the client was timed so, `device` seconds on the device's clock.
+fn print_row(row: &Row, client: &str, wall: Option<f64>, device: f64) {
+    let kib = row.image_kib as f64;
     let ideal = row.ideal_kib_s();
+    let (secs, kib_s, ratio) = match wall {
+        Some(w) => (
+            format!("{w:.2}"),
+            format!("{:.2}", kib / w),
+            format!("{:.0} %", 100.0 * kib / w / ideal),
+        ),
+        None => ("–".into(), "–".into(), "–".into()),
+    };
     println!(
-        "| {} | {} KiB | {client} | {secs:.2} | {kib_s:.2} | {ideal:.2} | {:.0} % |",
+        "| {} | {} KiB | {client} | {secs} | {kib_s} | {:.2} ({:.0} %) | {ideal:.2} | {ratio} |",
         row.describe(),
         row.image_kib,
-        100.0 * kib_s / ideal
+        kib / device,
+        100.0 * kib / device / ideal
     );
 }
 
-/// Uploads `img` with Temper's client on a fresh world, from a child process; the upload's seconds.
-fn temper_upload(bin_dir: &Path, row: &Row, img: &[u8]) -> anyhow::Result<f64> {
+/// Uploads `img` with Temper's client on a fresh world, from a child process; the upload's seconds on the
+/// wall clock and on the device's.
+fn temper_upload(bin_dir: &Path, row: &Row, img: &[u8]) -> anyhow::Result<(f64, f64)> {
     let world = World::start(bin_dir, row)?;
     let file = world.dir.path().join("image.bin");
     std::fs::write(&file, img)?;
@@ -222,9 +236,11 @@ fn temper_upload(bin_dir: &Path, row: &Row, img: &[u8]) -> anyhow::Result<f64> {
         bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    text.trim()
+    let wall = text
+        .trim()
         .parse()
-        .with_context(|| format!("the child printed {text:?}"))
+        .with_context(|| format!("the child printed {text:?}"))?;
+    Ok((wall, device_seconds(&world.events(), img.len() as u64)?))
 }
 
 /// In the child: opens the link, uploads, checks slot 1; the upload's seconds.
