@@ -88,6 +88,22 @@ enum Cmd {
         /// The ble-plug uses legacy pairing (Device1.LegacyPairing true; a central should refuse it).
         #[arg(long)]
         legacy_pairing: bool,
+        /// Connection interval of every link, ms (7..=4000).
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        conn_interval_ms: u32,
+        /// PDUs per connection event, each direction.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        pdus_per_event: u32,
+        /// ATT MTU (23..=517): the SMP characteristic's MTU property; notifications carry MTU-3 bytes.
+        #[arg(long, value_name = "N", default_value_t = 247)]
+        mtu: u16,
+        /// Extra latency before the first notification of each SMP response, ms (slow notifications).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        notify_delay_ms: u32,
+        /// The NTH request of SMP group GROUP, command ID is handled but its reply is lost and the link drops
+        /// (once; NTH defaults to 1), e.g. 3:0.
+        #[arg(long, value_name = "GROUP:ID[:NTH]")]
+        drop_after: Option<temper_devsim::ble::radio::DropAfter>,
     },
 }
 
@@ -115,11 +131,24 @@ fn main() -> anyhow::Result<()> {
         dir,
         adapters,
         legacy_pairing,
+        conn_interval_ms,
+        pdus_per_event,
+        mtu,
+        notify_delay_ms,
+        drop_after,
     } = cli.cmd
     {
+        let params = temper_devsim::ble::radio::RadioParams {
+            conn_interval_ms,
+            pdus_per_event,
+            mtu,
+            notify_delay_ms,
+        };
+        params.validate()?;
         let opts = temper_devsim::ble::WorldOptions {
             adapters,
             legacy_pairing,
+            radio: temper_devsim::ble::radio::RadioOptions { params, drop_after },
         };
         return run_ble(models, dir, opts);
     }

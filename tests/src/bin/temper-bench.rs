@@ -1,7 +1,8 @@
 //! `temper-bench`: wall time of one commissioning of a simulated IP camera at 115200 baud, next to the physical
 //! floor computed from the committed reference transcript of the console exchange; and the station CA's signing
 //! rate next to OpenSSL's; the desktop app's start-up and idle memory next to an empty Tauri 2 app's; and SMP
-//! image upload speed next to smpmgr's and the serial framing limit (docs/benchmarks.md).
+//! image upload speed next to smpmgr's and the serial framing limit, and over simulated BLE next to the ideal
+//! for the connection's parameters (docs/benchmarks.md).
 //!
 //! ```text
 //! temper-bench [--runs N] [--bin-dir DIR] [--transcript FILE] [--save DIR]    (--runs 0: the floor only)
@@ -9,6 +10,7 @@
 //! temper-bench --sign [--count N] [--speed-seconds S]
 //! temper-bench --gui [--runs N]
 //! temper-bench --smp [--bin-dir DIR]
+//! temper-bench --ble [--bin-dir DIR]
 //! ```
 //!
 //! Default: parse the transcript, then commission N (3) fresh simulated devices with the real `temper` binary
@@ -26,6 +28,9 @@
 //! start-up to the loaded page and idle memory, N (5) runs of each (module `gui`).
 //! `--smp` uploads a 256 KiB signed image to the simulated zephyr-sensor with `temper` and with `smpmgr`
 //! (default and tuned) at two device buffer sizes (module `smp`); it needs smpmgr and imgtool (the test venv).
+//! `--ble` uploads an MCUboot image over the simulated BLE world of `temper-devsim ble` at a few connection
+//! intervals, PDUs per event and MTUs with Temper's SmpClient over BleLink, and `smpmgr --ble` when it is
+//! installed (module `ble`); it needs only `temper-devsim` in the bin dir.
 //!
 //! This is a benchmark that prints figures; it asserts no speed target and only fails when a run fails.
 
@@ -33,6 +38,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 
+#[path = "temper-bench/ble.rs"]
+mod ble;
 #[path = "temper-bench/floor.rs"]
 mod floor;
 #[path = "temper-bench/gui.rs"]
@@ -68,6 +75,7 @@ pub struct Args {
     sign: bool,
     gui: bool,
     smp: bool,
+    ble: bool,
     count: usize,
     speed_seconds: u32,
 }
@@ -94,6 +102,7 @@ fn parse_args() -> anyhow::Result<Args> {
         sign: false,
         gui: false,
         smp: false,
+        ble: false,
         count: 1000,
         speed_seconds: 3,
     };
@@ -113,6 +122,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--sign" => args.sign = true,
             "--gui" => args.gui = true,
             "--smp" => args.smp = true,
+            "--ble" => args.ble = true,
             "--count" => {
                 args.count = value("--count")?.parse().context("--count")?;
                 if args.count == 0 {
@@ -130,7 +140,8 @@ fn parse_args() -> anyhow::Result<Args> {
                      temper-bench --record FILE [--bin-dir DIR]\n       \
                      temper-bench --sign [--count N] [--speed-seconds S]\n       \
                      temper-bench --gui [--runs N]\n       \
-                     temper-bench --smp [--bin-dir DIR]\n\
+                     temper-bench --smp [--bin-dir DIR]\n       \
+                     temper-bench --ble [--bin-dir DIR]\n\
                      Figures and how to read them: docs/benchmarks.md"
                 );
                 std::process::exit(0);
@@ -144,7 +155,12 @@ fn parse_args() -> anyhow::Result<Args> {
     if args.sign || args.gui {
         return Ok(args);
     }
-    for bin in ["temper", "temper-devsim"] {
+    let bins: &[&str] = if args.ble {
+        &["temper-devsim"]
+    } else {
+        &["temper", "temper-devsim"]
+    };
+    for bin in bins {
         let p = args.bin_dir.join(bin);
         if !p.exists() {
             bail!(
@@ -186,6 +202,9 @@ fn main() -> anyhow::Result<()> {
     }
     if args.smp {
         return smp::run(&args.bin_dir);
+    }
+    if args.ble {
+        return ble::run(&args.bin_dir);
     }
     if let Some(d) = &args.save {
         std::fs::create_dir_all(d)?;

@@ -1,6 +1,7 @@
 //! A BLE GATT characteristic as a [`Link`], through btleplug on BlueZ: MCUmgr's SMP characteristic (write
 //! without response, notify). Requests go out in writes of at most MTU − 3 bytes; every notification is one
-//! `recv`. The MTU is negotiated by BlueZ, not by the client: btleplug 0.11 does not expose it, so it is read
+//! `recv`; when BlueZ reports the device disconnected (a link drop), `recv` fails at once with
+//! [`TransportError::Closed`] rather than waiting for an answer that cannot come. The MTU is negotiated by BlueZ, not by the client: btleplug 0.11 does not expose it, so it is read
 //! from BlueZ's `GattCharacteristic1.MTU` property over D-Bus (zbus).
 //!
 //! BlueZ is reached on the D-Bus system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set, as with the simulated world
@@ -15,7 +16,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use btleplug::api::{Characteristic, Peripheral as _, ValueNotification, WriteType};
+use btleplug::api::{
+    Central as _, CentralEvent, Characteristic, Peripheral as _, ValueNotification, WriteType,
+};
 use btleplug::platform::Peripheral;
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
@@ -38,6 +41,8 @@ pub struct BleLink {
     peripheral: Peripheral,
     characteristic: Characteristic,
     notifications: Pin<Box<dyn Stream<Item = ValueNotification> + Send>>,
+    /// Yields once for each time BlueZ reports this peripheral disconnected.
+    disconnects: Pin<Box<dyn Stream<Item = ()> + Send>>,
     mtu: u16,
     address: String,
     advertised: Option<Sighting>,
@@ -64,6 +69,15 @@ impl BleLink {
             .connect()
             .await
             .map_err(|e| open(format!("cannot connect ({e})")))?;
+        let id = peripheral.id();
+        let disconnects = adapter
+            .events()
+            .await
+            .map_err(|e| open(format!("no adapter events ({e})")))?
+            .filter_map(move |event| {
+                let gone = matches!(event, CentralEvent::DeviceDisconnected(ref d) if *d == id);
+                std::future::ready(gone.then_some(()))
+            });
         peripheral
             .discover_services()
             .await
@@ -91,6 +105,7 @@ impl BleLink {
             peripheral,
             characteristic,
             notifications,
+            disconnects: Box::pin(disconnects),
             mtu,
             address: address.to_string(),
             advertised,
@@ -130,13 +145,28 @@ impl Link for BleLink {
                 btleplug::Error::NotConnected | btleplug::Error::DeviceNotFound => {
                     TransportError::Closed(format!("BLE {} disconnected", self.address))
                 }
+                // BlueZ's refusal on a dropped link comes through as a D-Bus error.
+                other if other.to_string().contains("org.bluez.Error.NotConnected") => {
+                    TransportError::Closed(format!("BLE {} disconnected", self.address))
+                }
                 other => failed("write", other),
             })
     }
 
     async fn recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TransportError> {
         loop {
-            match self.notifications.next().await {
+            // Notifications that came before the drop are delivered first.
+            let n = tokio::select! {
+                biased;
+                n = self.notifications.next() => n,
+                Some(()) = self.disconnects.next() => {
+                    return Err(TransportError::Closed(format!(
+                        "BLE {} disconnected",
+                        self.address
+                    )))
+                }
+            };
+            match n {
                 Some(n) if n.uuid == SMP_CHARACTERISTIC && !n.value.is_empty() => {
                     buf.extend_from_slice(&n.value);
                     return Ok(n.value.len());

@@ -49,7 +49,7 @@ impl Cccd {
             .interface::<_, SmpCharacteristic>(self.characteristic.as_str())
             .await
         {
-            Ok(c) => c.get().await.notifying,
+            Ok(c) => c.get().await.is_notifying(),
             Err(_) => false,
         };
         Ok(vec![u8::from(notifying), 0])

@@ -15,6 +15,7 @@ use zbus::Connection;
 use super::bluez::BluezError;
 use super::gatt::object_path;
 use super::host::Host;
+use super::link::RadioLink;
 use super::objects::{owned, InterfaceMap, Kind};
 use super::peripherals::Peripheral;
 use crate::zephyr::Shared;
@@ -36,7 +37,13 @@ pub(super) async fn add_device(
     {
         return Ok(());
     }
+    let link = Arc::new(RadioLink::new(
+        host.radio,
+        path.clone(),
+        Arc::clone(&host.faults),
+    ));
     let device = Device {
+        link,
         peripheral: p.clone(),
         host: host.clone(),
         firmware,
@@ -61,6 +68,8 @@ pub struct Device {
     pub host: Host,
     /// The firmware behind it (SMP server, bond records, commissioning state).
     pub firmware: Shared,
+    /// The radio link of this adapter's connection to it (timing, drops), [`super::link`].
+    pub link: Arc<RadioLink>,
     /// The last advertisement's signal strength (updated while discovering, [`super::advertising`]).
     pub rssi: AtomicI16,
     pub connected: bool,
@@ -123,6 +132,7 @@ impl Device {
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
         #[zbus(connection)] conn: &Connection,
     ) -> Result<(), BluezError> {
+        self.link.connect();
         if !self.connected {
             self.connected = true;
             self.connected_changed(&ctxt).await?;
@@ -145,6 +155,7 @@ impl Device {
         &mut self,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
     ) -> Result<(), BluezError> {
+        self.link.disconnect();
         if self.services_resolved {
             self.services_resolved = false;
             self.services_resolved_changed(&ctxt).await?;

@@ -5,24 +5,55 @@
 //! As Zephyr's Bluetooth SMP transport does, a request may span several writes: the bytes are gathered until
 //! the SMP header's length is complete, then answered; a packet larger than the net buffer is dropped with no
 //! reply. Each reply goes back as notifications of at most MTU − 3 bytes (the `Value` property changing).
+//!
+//! Both directions go through the peripheral's radio link ([`super::link`]): a write returns once its slot's
+//! exchange has happened, notifications go out in the peripheral's slots, and a write on a link that is down
+//! fails with `org.bluez.Error.NotConnected`. A request the world's `--drop-after` fault names is handled, but
+//! its reply is lost and the link drops.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use zbus::object_server::SignalContext;
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue};
+use zbus::Connection;
 
 use super::bluez::BluezError;
 use super::host::Host;
+use super::link::RadioLink;
 use super::objects::{owned, InterfaceMap};
 use super::peripherals::Peripheral;
 use crate::zephyr::Shared;
 
 /// MCUmgr's SMP characteristic.
 pub const SMP_CHARACTERISTIC: &str = "da2e7828-fbce-4e01-ae9e-261174997c48";
-/// The ATT MTU BlueZ negotiated with the peripheral (a common LE Data Length value).
+/// The default ATT MTU (a common LE Data Length value); the SMP characteristic reports its link's.
 pub const MTU: u16 = 247;
 /// SMP header length.
 const HEADER: usize = 8;
+
+/// BlueZ's errors for GATT calls (`org.bluez.Error.*`).
+#[derive(Debug, zbus::DBusError)]
+#[zbus(prefix = "org.bluez.Error")]
+pub enum GattError {
+    #[zbus(error)]
+    ZBus(zbus::Error),
+    /// The link to the device is down.
+    NotConnected(String),
+    /// A value longer than the characteristic takes (MTU − 3 for a write without response).
+    InvalidValueLength(String),
+    /// Not allowed: a write needing a bond (ATT error 0x05, Insufficient Authentication).
+    NotPermitted(String),
+    /// The operation failed.
+    Failed(String),
+}
+
+/// What answers a peripheral's SMP service: the device's SMP server, reached over its radio link.
+#[derive(Clone)]
+pub struct SmpBackend {
+    pub server: Shared,
+    pub link: Arc<RadioLink>,
+}
 
 /// `org.bluez.GattService1`.
 pub struct GattService {
@@ -60,26 +91,47 @@ impl GattService {
 /// `org.bluez.GattCharacteristic1` of the SMP service.
 pub struct SmpCharacteristic {
     pub service: OwnedObjectPath,
-    pub server: Shared,
+    backend: SmpBackend,
     /// The adapter this object is under (whose bonds count) and the peripheral (whose rules apply).
-    pub host: Host,
-    pub peripheral: Peripheral,
-    pub notifying: bool,
-    /// The last notified value.
-    pub value: Vec<u8>,
+    host: Host,
+    peripheral: Peripheral,
     /// Bytes of a request not complete yet.
-    pub pending: Vec<u8>,
+    pending: Vec<u8>,
+    /// The connection (epoch) the pending bytes came in on.
+    epoch: Option<u64>,
 }
 
 impl SmpCharacteristic {
+    pub fn new(
+        service: OwnedObjectPath,
+        backend: SmpBackend,
+        host: Host,
+        peripheral: Peripheral,
+    ) -> SmpCharacteristic {
+        SmpCharacteristic {
+            service,
+            backend,
+            host,
+            peripheral,
+            pending: Vec::new(),
+            epoch: None,
+        }
+    }
+
+    /// Whether the central subscribed to notifications (the CCCD's value).
+    pub fn is_notifying(&self) -> bool {
+        self.backend.link.subscribed()
+    }
+
     pub fn interfaces(&self) -> InterfaceMap {
+        let link = &self.backend.link;
         let props = HashMap::from([
             ("UUID".to_string(), owned(SMP_CHARACTERISTIC.into())),
             ("Service".into(), owned(self.service.clone().into())),
-            ("Value".into(), owned(self.value.clone().into())),
-            ("Notifying".into(), owned(self.notifying.into())),
+            ("Value".into(), owned(link.value().into())),
+            ("Notifying".into(), owned(link.subscribed().into())),
             ("Flags".into(), owned(flags().into())),
-            ("MTU".into(), owned(MTU.into())),
+            ("MTU".into(), owned(link.params.mtu.into())),
         ]);
         HashMap::from([("org.bluez.GattCharacteristic1".to_string(), props)])
     }
@@ -91,7 +143,7 @@ impl SmpCharacteristic {
             return None;
         }
         let len = HEADER + usize::from(u16::from_be_bytes([self.pending[2], self.pending[3]]));
-        let limit = crate::zephyr::lock(&self.server).buf_size() as usize;
+        let limit = crate::zephyr::lock(&self.backend.server).buf_size() as usize;
         if len > limit {
             tracing::warn!(
                 len,
@@ -116,34 +168,80 @@ impl SmpCharacteristic {
         Vec::new()
     }
 
-    /// Any `type` option (request, command, reliable) obeys the same rules.
-    async fn write_value(
+    /// Takes one ATT write (at most MTU − 3 bytes) in the central's next slot; answers each request it
+    /// completes by notifications.
+    pub(super) async fn write_value(
         &mut self,
         value: Vec<u8>,
         _options: HashMap<String, OwnedValue>,
+        #[zbus(connection)] conn: &Connection,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
-    ) -> Result<(), BluezError> {
-        super::pairing::check_write(&self.host, &self.peripheral, &self.server)?;
+    ) -> Result<(), GattError> {
+        // Any `type` option (request, command, reliable) obeys the same rules.
+        super::pairing::check_write(&self.host, &self.peripheral, &self.backend.server).map_err(
+            |e| match e {
+                BluezError::NotPermitted(m) => GattError::NotPermitted(m),
+                other => GattError::Failed(other.to_string()),
+            },
+        )?;
+        let link = self.backend.link.clone();
+        if value.len() > link.params.payload() {
+            return Err(GattError::InvalidValueLength(format!(
+                "{} bytes over an ATT MTU of {}",
+                value.len(),
+                link.params.mtu
+            )));
+        }
+        let epoch = link
+            .from_central()
+            .await
+            .map_err(|_| GattError::NotConnected("Not Connected".into()))?;
+        if self.epoch != Some(epoch) {
+            // A new connection: a request cut by the last one is gone.
+            self.pending.clear();
+            self.epoch = Some(epoch);
+        }
         self.pending.extend_from_slice(&value);
         while let Some(request) = self.next_request() {
-            for reply in crate::zephyr::net::answer(&self.server, &request).await {
-                for chunk in reply.chunks(usize::from(MTU) - 3) {
-                    self.value = chunk.to_vec();
-                    if self.notifying {
-                        self.value_changed(&ctxt).await?;
-                    }
-                }
+            let replies = crate::zephyr::net::answer(&self.backend.server, &request).await;
+            if link.faults.drops_after(&request) {
+                tracing::info!("--drop-after: the reply is lost, the link drops");
+                self.pending.clear();
+                super::sim::drop_link(conn, &link.device).await?;
+                return Ok(());
+            }
+            for reply in replies {
+                link.notify(conn, ctxt.path().as_str(), epoch, reply);
             }
         }
         Ok(())
     }
 
+    /// A socket for writes and the MTU (bleak asks for it to learn the MTU).
+    async fn acquire_write(
+        &self,
+        _options: HashMap<String, OwnedValue>,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(signal_context)] ctxt: SignalContext<'_>,
+    ) -> Result<(zbus::zvariant::OwnedFd, u16), GattError> {
+        let link = &self.backend.link;
+        if link.epoch().is_none() {
+            return Err(GattError::NotConnected("Not Connected".into()));
+        }
+        let fd =
+            super::acquire::socket_for_writes(conn, ctxt.path().as_str(), link.params.payload())
+                .map_err(|e| GattError::Failed(format!("no socket: {e}")))?;
+        Ok((fd.into(), link.params.mtu))
+    }
+
     async fn start_notify(
         &mut self,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
-    ) -> Result<(), BluezError> {
-        if !self.notifying {
-            self.notifying = true;
+    ) -> Result<(), GattError> {
+        if self.backend.link.epoch().is_none() {
+            return Err(GattError::NotConnected("Not Connected".into()));
+        }
+        if self.backend.link.set_subscribed(true) {
             self.notifying_changed(&ctxt).await?;
         }
         Ok(())
@@ -152,9 +250,8 @@ impl SmpCharacteristic {
     async fn stop_notify(
         &mut self,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
-    ) -> Result<(), BluezError> {
-        if self.notifying {
-            self.notifying = false;
+    ) -> Result<(), GattError> {
+        if self.backend.link.set_subscribed(false) {
             self.notifying_changed(&ctxt).await?;
         }
         Ok(())
@@ -170,11 +267,11 @@ impl SmpCharacteristic {
     }
     #[zbus(property)]
     fn value(&self) -> Vec<u8> {
-        self.value.clone()
+        self.backend.link.value()
     }
     #[zbus(property)]
     fn notifying(&self) -> bool {
-        self.notifying
+        self.backend.link.subscribed()
     }
     #[zbus(property)]
     fn flags(&self) -> Vec<String> {
@@ -182,7 +279,7 @@ impl SmpCharacteristic {
     }
     #[zbus(property, name = "MTU")]
     fn mtu(&self) -> u16 {
-        MTU
+        self.backend.link.params.mtu
     }
 }
 

@@ -15,6 +15,10 @@ pub struct Host {
     pub objects: ObjectManager,
     pub bonds: Bonds,
     pub agents: Agents,
+    /// The radio parameters of every link (connection interval, PDUs per event, MTU).
+    pub radio: super::radio::RadioParams,
+    /// The world's planned link fault (`--drop-after`), shared by every link.
+    pub faults: std::sync::Arc<super::link::Faults>,
 }
 
 impl Host {

@@ -10,7 +10,7 @@ use zbus::Connection;
 use super::descriptor::Cccd;
 use super::device::Device;
 use super::dis::{dis_paths, Field, ReadCharacteristic, DIS_SERVICE};
-use super::gatt::{object_path, smp_paths, GattService, SmpCharacteristic};
+use super::gatt::{object_path, smp_paths, GattService, SmpBackend, SmpCharacteristic};
 use super::objects::Kind;
 use super::peripherals::SMP_SERVICE;
 use crate::zephyr::variant::Variant;
@@ -19,12 +19,13 @@ use crate::zephyr::variant::Variant;
 pub(super) async fn resolve_services(conn: Connection, path: String) -> zbus::Result<()> {
     let server = conn.object_server();
     let iface = server.interface::<_, Device>(path.as_str()).await?;
-    let (peripheral, host, firmware, add) = {
+    let (peripheral, host, firmware, link, add) = {
         let d = iface.get().await;
         (
             d.peripheral.clone(),
             d.host.clone(),
             d.firmware.clone(),
+            d.link.clone(),
             !d.gatt_added,
         )
     };
@@ -40,15 +41,16 @@ pub(super) async fn resolve_services(conn: Connection, path: String) -> zbus::Re
         objects
             .announce(&conn, &service_path, Kind::GattService, interfaces)
             .await?;
-        let characteristic = SmpCharacteristic {
-            service: object_path(&service_path),
+        let backend = SmpBackend {
             server: firmware.clone(),
-            host: host.clone(),
-            peripheral: peripheral.clone(),
-            notifying: false,
-            value: Vec::new(),
-            pending: Vec::new(),
+            link,
         };
+        let characteristic = SmpCharacteristic::new(
+            object_path(&service_path),
+            backend,
+            host.clone(),
+            peripheral.clone(),
+        );
         let interfaces = characteristic.interfaces();
         server.at(char_path.as_str(), characteristic).await?;
         objects

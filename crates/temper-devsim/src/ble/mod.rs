@@ -12,8 +12,13 @@
 //! (admin password changed and committed) it refuses new pairings. Bonds persist: the adapters' side in
 //! `DIR/bonds.json` ([`bonds`]), the plug's side in its firmware state.
 //!
-//! Not modelled: link drops, slow notifications, the plug's button, LE Secure Connections key exchange.
+//! Every link between an adapter and a peripheral has a connection interval, PDUs per event and an MTU
+//! ([`radio`], [`link`]): writes and notifications take their slots; links drop on request ([`sim`]:
+//! `org.temper.Sim1.DropLink` on each adapter) or on a planned fault (`--drop-after`).
+//!
+//! Not modelled: packet loss, the plug's button, LE Secure Connections key exchange.
 
+pub mod acquire;
 pub mod advertising;
 pub mod agent;
 pub mod bluez;
@@ -25,9 +30,12 @@ pub mod dis;
 pub mod gatt;
 pub mod host;
 pub mod layout;
+pub mod link;
 pub mod objects;
 pub mod pairing;
 pub mod peripherals;
+pub mod radio;
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +65,8 @@ pub struct WorldOptions {
     pub adapters: usize,
     /// The ble-plug pairs with legacy pairing (`Device1.LegacyPairing` true); a central should refuse it.
     pub legacy_pairing: bool,
+    /// Every link's timing, and the planned fault.
+    pub radio: radio::RadioOptions,
 }
 
 impl Default for WorldOptions {
@@ -64,6 +74,7 @@ impl Default for WorldOptions {
         WorldOptions {
             adapters: 1,
             legacy_pairing: false,
+            radio: radio::RadioOptions::default(),
         }
     }
 }
@@ -78,6 +89,8 @@ pub struct WorldInfo {
     /// Every adapter, `hci0` first.
     pub adapters: Vec<AdapterInfo>,
     pub devices: Vec<DeviceInfo>,
+    /// The radio links' parameters.
+    pub radio: radio::RadioParams,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +183,11 @@ impl World {
             )));
         }
         std::fs::create_dir_all(dir).map_err(|e| SimError::io(dir.display().to_string(), e))?;
+        opts.radio
+            .params
+            .validate()
+            .map_err(|e| SimError::Setup(e.to_string()))?;
+        let faults = std::sync::Arc::new(link::Faults::new(opts.radio.drop_after));
         let in_range = power_peripherals(dir, models, opts).await?;
         let bonds = Bonds::load(dir)?;
         let bus = PrivateBus::start(dir)?;
@@ -194,6 +212,8 @@ impl World {
                     objects: objects.clone(),
                     bonds: bonds.clone(),
                     agents: agents.clone(),
+                    radio: opts.radio.params,
+                    faults: faults.clone(),
                 },
                 name: a.name.clone(),
                 powered: true,
@@ -201,7 +221,12 @@ impl World {
                 in_range: in_range.clone(),
             };
             adapters.push(adapter.host.clone());
-            builder = builder.serve_at(a.path.as_str(), adapter)?;
+            builder = builder.serve_at(a.path.as_str(), adapter)?.serve_at(
+                a.path.as_str(),
+                sim::SimControl {
+                    adapter: a.path.clone(),
+                },
+            )?;
         }
         let conn = builder.build().await?;
         for (host, a) in adapters.iter().zip(&infos) {
@@ -239,6 +264,7 @@ impl World {
             adapter: infos[0].clone(),
             adapters: infos,
             devices,
+            radio: opts.radio.params,
         };
         Ok(World {
             info,

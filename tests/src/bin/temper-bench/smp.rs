@@ -211,7 +211,7 @@ fn signed_image(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// `name` on the PATH or in the test venv (`scripts/deps.sh test` installs smpmgr and imgtool there).
-fn which(name: &str) -> anyhow::Result<PathBuf> {
+pub fn which(name: &str) -> anyhow::Result<PathBuf> {
     let venv = Path::new("/var/tmp/temper-venv/bin").join(name);
     if venv.exists() {
         return Ok(venv);
