@@ -188,13 +188,34 @@ fn pairing_problems_are_named_with_what_to_do() {
     let out = commission(&world, &inventory, Some(&wrong));
     assert!(!out.status.success());
     assert!(
-        error_message(&out).contains("check the passkey"),
+        error_message(&out).contains("did not accept the passkey"),
         "{}",
         error_message(&out)
     );
     assert!(!world
         .bluetoothctl(&["info", &world.address("ble-plug")])
         .contains("Paired: yes"));
+
+    // Taken for a model that does not pair, the plug refuses the first write: the error says why.
+    let mut cmd = temper(&inventory);
+    world.env(&mut cmd);
+    let out = cmd
+        .args([
+            "--json",
+            "commission",
+            "--profile",
+            "zephyr-sensor",
+            "--ble",
+        ])
+        .arg(world.address("ble-plug"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        error_message(&out).contains("requires pairing"),
+        "{}",
+        error_message(&out)
+    );
 
     let (_dir2, legacy, inventory2) = setup(&["--legacy-pairing"]);
     let key = legacy.device("ble-plug")["passkey"]

@@ -10,7 +10,9 @@ use crate::{exit, Failure, Globals};
 /// Failure for a BLE error, with its exit code.
 pub fn failure(e: BleError) -> Failure {
     let code = match e {
-        BleError::PasskeyNeeded { .. } | BleError::LegacyPairing { .. } => exit::USAGE,
+        BleError::PasskeyNeeded { .. }
+        | BleError::PasskeyRejected { .. }
+        | BleError::LegacyPairing { .. } => exit::USAGE,
         _ => exit::FAILED,
     };
     Failure::new(code, e)

@@ -150,6 +150,7 @@ fn is_final(e: &TransportError) -> bool {
         TransportError::Ble(
             ble::BleError::LegacyPairing { .. }
                 | ble::BleError::PasskeyNeeded { .. }
+                | ble::BleError::PasskeyRejected { .. }
                 | ble::BleError::PairingRefused { .. }
                 | ble::BleError::Off
                 | ble::BleError::NoAdapter

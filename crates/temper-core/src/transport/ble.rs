@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use btleplug::api::{
-    Central as _, CentralEvent, Characteristic, Peripheral as _, ValueNotification, WriteType,
+    Central as _, CentralEvent, CharPropFlags, Characteristic, Peripheral as _, ValueNotification,
+    WriteType,
 };
 use btleplug::platform::Peripheral;
 use futures::{Stream, StreamExt};
@@ -46,6 +47,21 @@ pub struct BleLink {
     mtu: u16,
     address: String,
     advertised: Option<Sighting>,
+}
+
+/// Whether BlueZ's error text says the write needs pairing: `org.bluez.Error.NotPermitted` (BlueZ's name for
+/// ATT's Insufficient Authentication / Encryption) or the ATT error itself (btleplug passes on the message,
+/// not always the error name).
+fn refuses_unpaired(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    [
+        "org.bluez.error.notpermitted",
+        "org.bluez.error.notauthorized",
+        "insufficient authentication",
+        "insufficient encryption",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> TransportError {
@@ -138,8 +154,18 @@ impl Link for BleLink {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        // Write without response where the characteristic offers it (SMP's does), else a write request.
+        let kind = if self
+            .characteristic
+            .properties
+            .contains(CharPropFlags::WRITE_WITHOUT_RESPONSE)
+        {
+            WriteType::WithoutResponse
+        } else {
+            WriteType::WithResponse
+        };
         self.peripheral
-            .write(&self.characteristic, bytes, WriteType::WithoutResponse)
+            .write(&self.characteristic, bytes, kind)
             .await
             .map_err(|e| match e {
                 btleplug::Error::NotConnected | btleplug::Error::DeviceNotFound => {
@@ -148,6 +174,12 @@ impl Link for BleLink {
                 // BlueZ's refusal on a dropped link comes through as a D-Bus error.
                 other if other.to_string().contains("org.bluez.Error.NotConnected") => {
                     TransportError::Closed(format!("BLE {} disconnected", self.address))
+                }
+                // A characteristic that needs an encrypted, authenticated link (ATT error 0x05).
+                other if refuses_unpaired(&other.to_string()) => {
+                    TransportError::Ble(BleError::PairingRequired {
+                        address: self.address.clone(),
+                    })
                 }
                 other => failed("write", other),
             })
@@ -188,5 +220,25 @@ impl Link for BleLink {
 
     fn carries_packets(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_unpaired;
+
+    #[test]
+    fn att_authentication_refusals_are_recognised_whatever_the_wording() {
+        assert!(refuses_unpaired("Insufficient authentication: pair first"));
+        assert!(refuses_unpaired(
+            "org.bluez.Error.NotPermitted: Write not permitted"
+        ));
+        assert!(refuses_unpaired(
+            "ATT error: 0x05 (Insufficient Authentication)"
+        ));
+        assert!(!refuses_unpaired(
+            "org.bluez.Error.Failed: Operation failed"
+        ));
+        assert!(!refuses_unpaired("Not Connected"));
     }
 }

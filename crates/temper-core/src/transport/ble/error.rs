@@ -33,6 +33,12 @@ pub enum BleError {
         /// Its address.
         address: String,
     },
+    /// The device did not accept the passkey.
+    #[error("BLE device {address} did not accept the passkey; help: check the 6 digits on its label and try again")]
+    PasskeyRejected {
+        /// Its address.
+        address: String,
+    },
     /// Pairing was refused or failed.
     #[error("pairing with BLE device {address} failed: {reason}")]
     PairingRefused {
@@ -67,6 +73,7 @@ impl BleError {
             BleError::NotFound { .. } => "ble-not-found",
             BleError::LegacyPairing { .. } => "ble-legacy-pairing",
             BleError::PasskeyNeeded { .. } => "ble-passkey-needed",
+            BleError::PasskeyRejected { .. } => "ble-passkey-rejected",
             BleError::PairingRefused { .. } => "ble-pairing-refused",
             BleError::PairingRequired { .. } => "ble-pairing-required",
             BleError::Other { .. } => "ble-failed",

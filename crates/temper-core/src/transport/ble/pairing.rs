@@ -210,15 +210,9 @@ pub async fn pair(address: &str, passkey: Option<Passkey>) -> Result<Bond, BleEr
                 device: address.into(),
                 new: false,
             }),
-            Some("org.bluez.Error.AuthenticationFailed") if passkey.is_none() => {
-                Err(BleError::PasskeyNeeded {
-                    address: address.into(),
-                })
-            }
-            Some("org.bluez.Error.AuthenticationFailed") => Err(refused(format!(
-                "{}; help: check the passkey on the device's label",
-                bluez::error_message(&e)
-            ))),
+            Some("org.bluez.Error.AuthenticationFailed") => Err(BleError::PasskeyRejected {
+                address: address.into(),
+            }),
             Some("org.bluez.Error.AuthenticationRejected") => Err(refused(format!(
                 "the device rejected pairing ({}); help: it may be bonded to another station already: reset it or open its pairing window",
                 bluez::error_message(&e)
