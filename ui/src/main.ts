@@ -3,7 +3,7 @@
 import { api, asApiError, events, whenLocked } from './api';
 import { h, replace } from './dom';
 import type { LockStatus } from './generated/types';
-import { resetSession, setDevices, onJobEvent, state } from './store';
+import { resetSession, setBluetooth, setDevices, onJobEvent, state } from './store';
 import { auditScreen } from './views/audit';
 import { errorBox } from './views/credentials';
 import { deviceScreen } from './views/device';
@@ -54,8 +54,9 @@ async function enter(): Promise<void> {
   go('devices', false);
   try {
     setDevices(await api.listDevices());
+    setBluetooth(await api.bluetoothState());
   } catch {
-    // The list also arrives with devices://changed.
+    // The list also arrives with devices://changed, the Bluetooth state with bluetooth://changed.
   }
 }
 
@@ -77,6 +78,7 @@ async function boot(): Promise<void> {
   whenLocked(() => void showUnlock());
   const listening = Promise.all([
     events.devicesChanged(setDevices),
+    events.bluetoothChanged(setBluetooth),
     events.runEvent(onJobEvent),
     events.sessionLocked(() => void showUnlock()),
   ]).catch(() => []);
