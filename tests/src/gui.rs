@@ -69,6 +69,8 @@ pub struct GuiOptions {
     /// [`crate::BleWorld::bus`]. `None`: a bus address where nothing answers, so the app never sees the
     /// machine's own Bluetooth and reports it as unavailable.
     pub ble_bus: Option<String>,
+    /// The provisioning profiles (`TEMPER_PROFILES`); `None`: the shipped ones.
+    pub profiles: Option<PathBuf>,
 }
 
 /// What `DBUS_SYSTEM_BUS_ADDRESS` is for an app started without a simulated BLE world.
@@ -139,7 +141,10 @@ impl Gui {
                 .env("XDG_DATA_HOME", &data)
                 .env("HOME", dir.path())
                 .env("TEMPER_SIM_BUS", &bus)
-                .env("TEMPER_PROFILES", crate::profiles_dir())
+                .env(
+                    "TEMPER_PROFILES",
+                    options.profiles.clone().unwrap_or_else(crate::profiles_dir),
+                )
                 .env("TEMPER_DEVSIM", crate::binary("temper-devsim"))
                 .env("TEMPER_REPORTS", &reports)
                 .env(

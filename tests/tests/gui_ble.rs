@@ -152,3 +152,94 @@ async fn without_bluetooth_service_the_empty_state_says_so() {
     gui.screenshot("ble-05-no-bluetooth-service").await;
     gui.close().await;
 }
+
+/// Guards "when a device needs a passkey, 'Secure this device' first asks for the 6-digit passkey": with a
+/// profile whose sensor pairs by passkey (and gives none), the button opens the passkey field; 5 digits are
+/// refused in the window (no run starts); 6 digits start the run, which pairs. The simulated BlueZ cannot
+/// pair yet, so the run stops with a plain-words error, and Retry asks for the passkey again (it was not kept).
+/// Installer mode lists the BLE sensor with a simulated USB camera.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_is_asked_first_and_checked_and_installer_lists_ble_with_usb() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    for entry in std::fs::read_dir(temper_e2e::profiles_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.replace("pairing = \"none\"", "pairing = \"passkey\"");
+            std::fs::write(profiles.join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let world = BleWorld::start("zephyr-sensor", &dir.path().join("world"), &[]);
+    let address = world.address("zephyr-sensor");
+    let gui = Gui::start(GuiOptions {
+        ble_bus: Some(world.bus().to_string()),
+        profiles: Some(profiles),
+        ..GuiOptions::default()
+    })
+    .await;
+    gui.create_inventory().await;
+    let row = format!(".device[data-device-id=\"ble:{address}\"]");
+    gui.wait_for(&row, Duration::from_secs(30)).await;
+
+    gui.click("#secure-button").await;
+    gui.wait_for("#passkey-input", Duration::from_secs(5)).await;
+    assert!(gui.text("#passkey-form").await.contains("6-digit passkey"));
+    gui.type_into("#passkey-input", "12345").await;
+    gui.click("#passkey-submit").await;
+    let problem = gui.text("#passkey-problem").await;
+    assert_eq!(problem, "The passkey has 6 digits; this has 5.");
+    assert!(
+        gui.client
+            .execute("return document.querySelector('#run-steps') === null && document.querySelector('#run-activity').textContent === ''", vec![])
+            .await
+            .unwrap()
+            == json!(true),
+        "no run starts with a malformed passkey"
+    );
+    gui.screenshot("ble-06-passkey-asked").await;
+
+    gui.type_into("#passkey-input", "123456").await;
+    gui.click("#passkey-submit").await;
+    gui.wait_gone("#passkey-form", Duration::from_secs(5)).await;
+    gui.wait_for("#run-error", Duration::from_secs(90)).await;
+    let error = gui.text("#run-error").await;
+    println!("the run with a passkey stopped with: {error}");
+    assert!(
+        !error.contains("123456"),
+        "the passkey is never shown back: {error}"
+    );
+    gui.screenshot("ble-07-pairing-stopped").await;
+    gui.click("#retry-button").await;
+    gui.wait_for("#passkey-input", Duration::from_secs(5)).await;
+    let typed = gui
+        .wait_js(
+            "return document.querySelector('#passkey-input').value === '' ? 'empty' : 'kept'",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(typed, json!("empty"), "the passkey was not kept for Retry");
+    gui.click("#passkey-cancel").await;
+    gui.wait_for("#secure-button", Duration::from_secs(5)).await;
+
+    // Installer mode: the BLE sensor beside a simulated USB camera.
+    gui.invoke("plug_simulated_device", json!({ "model": "ipcam" }))
+        .await
+        .expect("plug a simulated camera");
+    gui.click("#mode-installer").await;
+    gui.wait_for(
+        ".device[data-connection=usb] .device-select",
+        Duration::from_secs(20),
+    )
+    .await;
+    gui.wait_for(&format!("{row} .device-select"), Duration::from_secs(10))
+        .await;
+    let listed = gui.text("#device-list").await;
+    assert!(
+        listed.contains("Bluetooth LE") && listed.contains("Simulated USB"),
+        "{listed}"
+    );
+    gui.screenshot("ble-08-installer-ble-and-usb").await;
+    gui.close().await;
+}
