@@ -240,6 +240,34 @@ async fn passkey_is_asked_first_and_checked_and_installer_lists_ble_with_usb() {
         listed.contains("Bluetooth LE") && listed.contains("Simulated USB"),
         "{listed}"
     );
+    // Its row asks for the passkey; a short one is refused on the card, six digits start a run that pairs.
+    let passkey = format!("{row} .device-passkey");
+    gui.click(&format!("{row} .device-select")).await;
+    gui.type_into(&passkey, "12").await;
+    gui.click("#secure-selected").await;
+    let card = format!(".run-card[data-device-id=\"ble:{address}\"]");
+    gui.wait_for(
+        &format!("{card}[data-state=failed]"),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        gui.text(&card)
+            .await
+            .contains("The passkey has 6 digits; this has 2."),
+        "{}",
+        gui.text(&card).await
+    );
     gui.screenshot("ble-08-installer-ble-and-usb").await;
+    gui.type_into(&passkey, "123456").await;
+    gui.click(&format!("{card} .card-retry")).await;
+    gui.wait_js(
+        &format!(
+            "const c = document.querySelector({}); return c && c.dataset.state === 'failed' && c.textContent.includes('refused to pair')",
+            json!(card)
+        ),
+        Duration::from_secs(90),
+    )
+    .await;
     gui.close().await;
 }

@@ -9,6 +9,7 @@ import { errorBox } from './views/credentials';
 import { deviceScreen } from './views/device';
 import { devicesScreen } from './views/devices';
 import { forgetSecrets } from './views/enduser';
+import { forgetPasskeys } from './views/installer';
 import { header, type Screen } from './views/header';
 import { inventoryScreen } from './views/inventory';
 import { settingsScreen } from './views/settings';
@@ -62,6 +63,7 @@ async function enter(): Promise<void> {
 
 async function showUnlock(known?: LockStatus): Promise<void> {
   forgetSecrets();
+  forgetPasskeys();
   resetSession();
   if (route === 'unlock' && !known) return;
   route = 'unlock';

@@ -8,7 +8,7 @@ import { bluetoothHint, connectionFacts, emptyWords } from '../state/bluetooth';
 import { toggle } from '../state/devices';
 import { errorBox } from './credentials';
 import { endUserPanel } from './enduser';
-import { installerPanel } from './installer';
+import { installerPanel, passkeyField } from './installer';
 
 function deviceItem(d: DeviceView): HTMLElement {
   const installer = state.mode === 'installer';
@@ -34,6 +34,7 @@ function deviceItem(d: DeviceView): HTMLElement {
         h('span', { className: 'device-model', text: d.model }),
         d.note ? h('span', { className: 'device-note', text: d.note }) : null,
         h('span', { className: 'device-facts', text: facts }))),
+    installer && d.needs_passkey ? passkeyField(d.id, d.model) : null,
     unplug);
 }
 
