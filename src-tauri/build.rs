@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "unlock_inventory",
     "lock_inventory",
     "list_devices",
+    "bluetooth_state",
     "secure_device",
     "rotate_credentials_now",
     "renew_certificate",

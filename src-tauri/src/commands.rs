@@ -7,7 +7,8 @@ use tauri::{AppHandle, Emitter, State};
 use temper_api::session::{LockStatus, SecretInput, Strength};
 use temper_api::views::{AuditPage, DevicePage, InventoryRow, RevealedCredential};
 use temper_api::{
-    ApiError, App, AppInfo, BackupFile, DeviceView, JobEvent, RestoreResult, Settings, Unlock,
+    ApiError, App, AppInfo, BackupFile, BluetoothView, DeviceView, JobEvent, RestoreResult,
+    Settings, Unlock,
 };
 
 /// Where run progress goes: `run://event` with a [`JobEvent`].
@@ -53,13 +54,19 @@ pub async fn list_devices(app: State<'_, App>) -> Result<Vec<DeviceView>> {
 }
 
 #[tauri::command]
+pub async fn bluetooth_state(app: State<'_, App>) -> Result<BluetoothView> {
+    Ok(app.bluetooth())
+}
+
+#[tauri::command]
 pub async fn secure_device(
     handle: AppHandle,
     app: State<'_, App>,
     device_id: String,
     site: Option<String>,
+    passkey: Option<SecretInput>,
 ) -> Result<u32> {
-    app.secure(&device_id, site, run_sink(handle))
+    app.secure(&device_id, site, passkey, run_sink(handle))
 }
 
 #[tauri::command]

@@ -1,6 +1,6 @@
 //! Temper's desktop app: a thin Tauri 2 shell. Commands are in [`commands`]; everything they do is in
 //! `temper_api::App`. Core progress reaches the window as typed events (`devices://changed`,
-//! `run://event`, `session://locked`).
+//! `bluetooth://changed`, `run://event`, `session://locked`).
 #![forbid(unsafe_code)]
 
 mod commands;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tauri::{Emitter, Manager};
-use temper_api::{App, AppConfig, DeviceView};
+use temper_api::{App, AppConfig, BluetoothView, DeviceView};
 
 /// Every command the app registers. `build.rs` declares the same list to the ACL; a command is callable
 /// only from a window whose capability grants it (`capabilities/main.json`, and at run time
@@ -24,6 +24,7 @@ macro_rules! handlers {
             commands::unlock_inventory,
             commands::lock_inventory,
             commands::list_devices,
+            commands::bluetooth_state,
             commands::secure_device,
             commands::rotate_credentials_now,
             commands::renew_certificate,
@@ -60,6 +61,7 @@ fn main() {
     let mut config = AppConfig::from_env(exe.as_deref());
     config.simulator_allowed = !(std::env::args().any(|a| a == "--no-simulator")
         || std::env::var_os("TEMPER_NO_SIMULATOR").is_some());
+    config.bluetooth &= !std::env::args().any(|a| a == "--no-ble");
     let app = match App::new(config) {
         Ok(app) => app,
         Err(e) => {
@@ -85,6 +87,11 @@ fn main() {
                 let _ = emit.emit("devices://changed", devices);
             });
             tauri_app.state::<App>().start_discovery(on_change)?;
+            let emit = handle.clone();
+            let on_bluetooth = Arc::new(move |bluetooth: BluetoothView| {
+                let _ = emit.emit("bluetooth://changed", bluetooth);
+            });
+            tauri_app.state::<App>().watch_bluetooth(on_bluetooth)?;
             std::thread::Builder::new()
                 .name("idle-lock".into())
                 .spawn(move || loop {

@@ -63,9 +63,18 @@ fn rand_u32() -> u32 {
 /// How to start the app.
 #[derive(Default)]
 pub struct GuiOptions {
-    /// Extra arguments for the app (e.g. `--no-simulator`).
+    /// Extra arguments for the app (e.g. `--no-simulator`, `--no-ble`).
     pub args: Vec<String>,
+    /// The D-Bus system bus the app looks for Bluetooth on (`DBUS_SYSTEM_BUS_ADDRESS`), e.g.
+    /// [`crate::BleWorld::bus`]. `None`: a bus address where nothing answers, so the app never sees the
+    /// machine's own Bluetooth and reports it as unavailable.
+    pub ble_bus: Option<String>,
+    /// The provisioning profiles (`TEMPER_PROFILES`); `None`: the shipped ones.
+    pub profiles: Option<PathBuf>,
 }
+
+/// What `DBUS_SYSTEM_BUS_ADDRESS` is for an app started without a simulated BLE world.
+pub const NO_BLUETOOTH_BUS: &str = "unix:path=/nonexistent/temper-gui-test/system_bus_socket";
 
 /// A running app under WebDriver.
 pub struct Gui {
@@ -132,9 +141,16 @@ impl Gui {
                 .env("XDG_DATA_HOME", &data)
                 .env("HOME", dir.path())
                 .env("TEMPER_SIM_BUS", &bus)
-                .env("TEMPER_PROFILES", crate::profiles_dir())
+                .env(
+                    "TEMPER_PROFILES",
+                    options.profiles.clone().unwrap_or_else(crate::profiles_dir),
+                )
                 .env("TEMPER_DEVSIM", crate::binary("temper-devsim"))
                 .env("TEMPER_REPORTS", &reports)
+                .env(
+                    "DBUS_SYSTEM_BUS_ADDRESS",
+                    options.ble_bus.as_deref().unwrap_or(NO_BLUETOOTH_BUS),
+                )
                 .env("NO_AT_BRIDGE", "1")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),

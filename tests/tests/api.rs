@@ -20,6 +20,7 @@ fn app(dir: &std::path::Path) -> App {
         settings_file: dir.join("data/settings.json"),
         actor: "api-test".into(),
         simulator_allowed: true,
+        bluetooth: false,
     };
     std::fs::create_dir_all(dir.join("bus")).unwrap();
     App::new(config).expect("app")
@@ -40,7 +41,7 @@ fn secure(app: &App, id: &str) -> mpsc::Receiver<JobEvent> {
     let sink = Arc::new(move |e: JobEvent| {
         let _ = tx.lock().unwrap().send(e);
     });
-    app.secure(id, Some("Depot 4".into()), sink)
+    app.secure(id, Some("Depot 4".into()), None, sink)
         .expect("job starts");
     rx
 }

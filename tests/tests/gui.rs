@@ -227,6 +227,7 @@ async fn window_lists_plugged_devices_and_drops_unplugged_ones() {
 async fn commands_not_granted_to_the_window_are_refused() {
     let gui = Gui::start(GuiOptions {
         args: vec!["--no-simulator".into()],
+        ..GuiOptions::default()
     })
     .await;
     let granted = gui.invoke("lock_status", json!({})).await;

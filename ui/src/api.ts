@@ -3,7 +3,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
-  ApiError, AppInfo, AuditPage, BackupFile, DevicePage, DeviceView, InventoryRow, JobEvent, LockStatus,
+  ApiError, AppInfo, AuditPage, BackupFile, BluetoothView, DevicePage, DeviceView, InventoryRow, JobEvent, LockStatus,
   RestoreResult, RevealedCredential, Settings, Strength, Unlock,
 } from './generated/types';
 
@@ -40,7 +40,10 @@ export const api = {
   unlockInventory: (unlock: Unlock) => call<null>('unlock_inventory', { unlock }),
   lockInventory: () => call<null>('lock_inventory'),
   listDevices: () => call<DeviceView[]>('list_devices'),
-  secureDevice: (deviceId: string, site: string | null) => call<number>('secure_device', { deviceId, site }),
+  bluetoothState: () => call<BluetoothView>('bluetooth_state'),
+  /** `passkey`: the 6 digits from a Bluetooth LE device's label, when it pairs by passkey (sent, never kept). */
+  secureDevice: (deviceId: string, site: string | null, passkey: string | null = null) =>
+    call<number>('secure_device', { deviceId, site, passkey }),
   rotateCredentialsNow: (serial: string) => call<number>('rotate_credentials_now', { serial }),
   renewCertificate: (serial: string) => call<number>('renew_certificate', { serial }),
   inventoryRows: (query: string) => call<InventoryRow[]>('inventory_rows', { query }),
@@ -62,6 +65,8 @@ export const api = {
 export const events = {
   devicesChanged: (f: (devices: DeviceView[]) => void): Promise<UnlistenFn> =>
     listen<DeviceView[]>('devices://changed', (e) => f(e.payload)),
+  bluetoothChanged: (f: (bluetooth: BluetoothView) => void): Promise<UnlistenFn> =>
+    listen<BluetoothView>('bluetooth://changed', (e) => f(e.payload)),
   runEvent: (f: (event: JobEvent) => void): Promise<UnlistenFn> => listen<JobEvent>('run://event', (e) => f(e.payload)),
   sessionLocked: (f: () => void): Promise<UnlistenFn> => listen<unknown>('session://locked', () => f()),
 };

@@ -3,12 +3,13 @@
 import { api, asApiError, events, whenLocked } from './api';
 import { h, replace } from './dom';
 import type { LockStatus } from './generated/types';
-import { resetSession, setDevices, onJobEvent, state } from './store';
+import { resetSession, setBluetooth, setDevices, onJobEvent, state } from './store';
 import { auditScreen } from './views/audit';
 import { errorBox } from './views/credentials';
 import { deviceScreen } from './views/device';
 import { devicesScreen } from './views/devices';
 import { forgetSecrets } from './views/enduser';
+import { forgetPasskeys } from './views/installer';
 import { header, type Screen } from './views/header';
 import { inventoryScreen } from './views/inventory';
 import { settingsScreen } from './views/settings';
@@ -54,13 +55,15 @@ async function enter(): Promise<void> {
   go('devices', false);
   try {
     setDevices(await api.listDevices());
+    setBluetooth(await api.bluetoothState());
   } catch {
-    // The list also arrives with devices://changed.
+    // The list also arrives with devices://changed, the Bluetooth state with bluetooth://changed.
   }
 }
 
 async function showUnlock(known?: LockStatus): Promise<void> {
   forgetSecrets();
+  forgetPasskeys();
   resetSession();
   if (route === 'unlock' && !known) return;
   route = 'unlock';
@@ -77,6 +80,7 @@ async function boot(): Promise<void> {
   whenLocked(() => void showUnlock());
   const listening = Promise.all([
     events.devicesChanged(setDevices),
+    events.bluetoothChanged(setBluetooth),
     events.runEvent(onJobEvent),
     events.sessionLocked(() => void showUnlock()),
   ]).catch(() => []);

@@ -1,7 +1,7 @@
 // The window's state: attached devices, runs, the mode and what is picked. Views re-render on change.
 
 import { api, asApiError } from './api';
-import type { ApiError, AppInfo, DeviceView, JobEvent } from './generated/types';
+import type { ApiError, AppInfo, BluetoothView, DeviceView, JobEvent } from './generated/types';
 import { applyJobEvent, startRun, type RunView, type Runs } from './state/run';
 import { autoSelect, pruneSelection, retryTarget, targetOf, type RunTarget } from './state/devices';
 
@@ -18,6 +18,8 @@ export interface AppState {
   info: AppInfo | null;
   mode: Mode;
   devices: DeviceView[];
+  /** The Bluetooth adapter's state (null until the backend said). */
+  bluetooth: BluetoothView | null;
   runs: Runs;
   selected: string | null;
   ticked: Set<string>;
@@ -28,11 +30,13 @@ export interface AppState {
   batch: Launch[];
   batchSite: string;
   handoverPath: string | null;
+  /** End-user mode: the device whose passkey is being asked for before securing it. */
+  askPasskey: string | null;
 }
 
 export const state: AppState = {
-  info: null, mode: 'end-user', devices: [], runs: {}, selected: null, ticked: new Set(), site: '',
-  active: null, batch: [], batchSite: '', handoverPath: null,
+  info: null, mode: 'end-user', devices: [], bluetooth: null, runs: {}, selected: null, ticked: new Set(), site: '',
+  active: null, batch: [], batchSite: '', handoverPath: null, askPasskey: null,
 };
 
 const listeners = new Set<() => void>();
@@ -51,6 +55,11 @@ export function setDevices(devices: DeviceView[]): void {
   changed();
 }
 
+export function setBluetooth(bluetooth: BluetoothView): void {
+  state.bluetooth = bluetooth;
+  changed();
+}
+
 export function onJobEvent(event: JobEvent): void {
   state.runs = applyJobEvent(state.runs, event);
   changed();
@@ -61,14 +70,17 @@ export function runOf(launch: Launch): RunView | undefined {
   return launch.job === null ? undefined : state.runs[launch.job];
 }
 
-/** Asks the backend to secure `device`; `launch` is filled in place as the answer comes. */
-export async function launch(device: DeviceView, site: string | null, into: Launch): Promise<void> {
+/**
+ * Asks the backend to secure `device`; `launch` is filled in place as the answer comes. `passkey` (a BLE
+ * device's 6 digits) goes to the backend only: it is not kept here.
+ */
+export async function launch(device: DeviceView, site: string | null, into: Launch, passkey: string | null = null): Promise<void> {
   into.target = targetOf(device, device.id, null);
   into.job = null;
   into.error = null;
   changed();
   try {
-    into.job = await api.secureDevice(device.id, site);
+    into.job = await api.secureDevice(device.id, site, passkey);
     state.runs = startRun(state.runs, into.job, device.id);
   } catch (e) {
     into.error = asApiError(e);
@@ -100,5 +112,6 @@ export function resetSession(): void {
   state.active = null;
   state.batch = [];
   state.handoverPath = null;
+  state.askPasskey = null;
   changed();
 }

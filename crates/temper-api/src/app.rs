@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use temper_core::discovery::{Discovery, SimulatedUsbBus, Watcher};
+use temper_core::discovery::{BleSource, BleStatusHandle, Discovery, SimulatedUsbBus, Watcher};
 use temper_core::inventory::default_actor;
 use temper_core::profile::{self as profiles, Profile};
 use temper_core::Secret;
 use ts_rs::TS;
 
-use crate::devices::{DeviceList, DeviceView};
+use crate::devices::{BluetoothView, DeviceList, DeviceView};
 use crate::error::{ApiError, ErrorCode};
 use crate::jobs::Jobs;
 use crate::session::{passphrase_strength, LockStatus, Session, Strength, Unlock};
@@ -39,11 +39,14 @@ pub struct AppConfig {
     pub actor: String,
     /// True when the window may plug in simulated devices.
     pub simulator_allowed: bool,
+    /// True when discovery also listens for Bluetooth LE devices (BlueZ on the D-Bus system bus,
+    /// `DBUS_SYSTEM_BUS_ADDRESS` honoured).
+    pub bluetooth: bool,
 }
 
 impl AppConfig {
     /// Defaults from the environment: `TEMPER_INVENTORY`, `TEMPER_PROFILES`, `TEMPER_SIM_BUS`,
-    /// `TEMPER_DEVSIM`, `TEMPER_REPORTS`, `XDG_DATA_HOME`, `HOME`.
+    /// `TEMPER_DEVSIM`, `TEMPER_REPORTS`, `XDG_DATA_HOME`, `HOME`; `TEMPER_NO_BLE` turns Bluetooth off.
     pub fn from_env(exe: Option<&Path>) -> AppConfig {
         let data = std::env::var_os("XDG_DATA_HOME")
             .map(PathBuf::from)
@@ -61,6 +64,7 @@ impl AppConfig {
             settings_file: data.join("settings.json"),
             actor: default_actor(),
             simulator_allowed: true,
+            bluetooth: std::env::var_os("TEMPER_NO_BLE").is_none(),
         }
     }
 }
@@ -80,6 +84,7 @@ impl AppConfig {
             settings_file: dir.join("settings.json"),
             actor: "test".into(),
             simulator_allowed: false,
+            bluetooth: false,
         }
     }
 }
@@ -109,6 +114,23 @@ pub struct App {
     pub(crate) jobs: Jobs,
     simulators: Simulators,
     watcher: Mutex<Option<Watcher>>,
+    bluetooth: Mutex<Option<BleStatusHandle>>,
+    bluetooth_watch: Mutex<Option<BluetoothWatch>>,
+}
+
+/// Polls the Bluetooth state and reports each change; stops (and joins) when dropped.
+struct BluetoothWatch {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for BluetoothWatch {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl App {
@@ -130,6 +152,8 @@ impl App {
             devices: DeviceList::default(),
             jobs: Jobs::default(),
             watcher: Mutex::new(None),
+            bluetooth: Mutex::new(None),
+            bluetooth_watch: Mutex::new(None),
             config,
         })
     }
@@ -144,12 +168,21 @@ impl App {
         }
     }
 
-    /// Starts watching for devices; `on_change` gets the list after every plug and unplug.
+    /// Starts watching for devices (USB, the simulated bus and, unless [`AppConfig::bluetooth`] is false,
+    /// Bluetooth LE); `on_change` gets the list after every plug and unplug, and every BLE device heard or
+    /// gone.
     pub fn start_discovery(
         &self,
         on_change: Arc<dyn Fn(Vec<DeviceView>) + Send + Sync>,
     ) -> Result<(), ApiError> {
-        let discovery = Discovery::standard(&self.config.sim_bus);
+        let mut discovery = Discovery::standard(&self.config.sim_bus);
+        if self.config.bluetooth {
+            let source = BleSource::start(&self.profiles)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+            *self.bluetooth.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(source.status_handle());
+            discovery.sources.push(Box::new(source));
+        }
         let watcher = self
             .devices
             .watch(
@@ -166,6 +199,62 @@ impl App {
     /// What is attached now.
     pub fn devices(&self) -> Vec<DeviceView> {
         self.devices.views(&self.profiles)
+    }
+
+    /// The Bluetooth adapter's state (`disabled` when Temper runs without Bluetooth, `starting` until
+    /// discovery has looked once).
+    pub fn bluetooth(&self) -> BluetoothView {
+        if !self.config.bluetooth {
+            return BluetoothView::disabled();
+        }
+        match &*self.bluetooth.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(handle) => BluetoothView::of(&handle.status()),
+            None => BluetoothView::of(&temper_core::discovery::BleStatus::Starting),
+        }
+    }
+
+    /// Reports every change of [`App::bluetooth`] to `on_change` (checked every 250 ms, on a thread of its
+    /// own) until the app is dropped. Call after [`App::start_discovery`].
+    pub fn watch_bluetooth(
+        &self,
+        on_change: Arc<dyn Fn(BluetoothView) + Send + Sync>,
+    ) -> Result<(), ApiError> {
+        let handle = self
+            .bluetooth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(handle) = handle else {
+            return Ok(());
+        };
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("temper-bluetooth-state".into())
+            .spawn(move || {
+                let mut last: Option<BluetoothView> = None;
+                loop {
+                    let now = BluetoothView::of(&handle.status());
+                    if last.as_ref() != Some(&now) {
+                        on_change(now.clone());
+                        last = Some(now);
+                    }
+                    match stopped.recv_timeout(Duration::from_millis(250)) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })
+            .map_err(|e| {
+                ApiError::new(ErrorCode::Internal, format!("cannot watch Bluetooth: {e}"))
+            })?;
+        *self
+            .bluetooth_watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(BluetoothWatch {
+            stop: Some(stop),
+            thread: Some(thread),
+        });
+        Ok(())
     }
 
     /// The inventory's lock state.

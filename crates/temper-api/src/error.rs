@@ -4,8 +4,10 @@
 use serde::Serialize;
 use temper_core::inventory::audit::AuditError;
 use temper_core::inventory::InventoryError;
-use temper_core::plan::PlanError;
+use temper_core::plan::{BleRunError, PlanError};
 use temper_core::proto::console::ConsoleError;
+use temper_core::transport::ble::BleError;
+use temper_core::transport::TransportError;
 use ts_rs::TS;
 
 /// What kind of failure, for the front end to branch on.
@@ -34,6 +36,10 @@ pub enum ErrorCode {
     Invalid,
     /// Something is already running for this device.
     Busy,
+    /// Bluetooth is off, absent or not running on this computer.
+    Bluetooth,
+    /// The device's 6-digit passkey is missing, malformed or was not accepted: ask for it (again).
+    Passkey,
     /// The backup file is damaged, not a Temper backup, or its audit trail does not verify: it must not be
     /// restored.
     BadBackup,
@@ -147,5 +153,99 @@ impl From<PlanError> for ApiError {
             other => ApiError::new(ErrorCode::Internal, other.to_string())
                 .help("Press Retry: Temper resumes where it stopped."),
         }
+    }
+}
+
+/// What a person reads when a run over Bluetooth LE stopped. `passkey_given` is true when the person typed
+/// a passkey for this run (a refused pairing then most likely means a mistyped one).
+pub fn ble_run_error(error: BleRunError, passkey_given: bool) -> ApiError {
+    match error {
+        BleRunError::Plan(e) => e.into(),
+        BleRunError::Link(TransportError::Ble(e)) => ble_error(&e, passkey_given),
+        BleRunError::Link(e) => ApiError::new(
+            ErrorCode::DeviceLost,
+            "The Bluetooth connection to the device was lost.",
+        )
+        .help(format!(
+            "Bring the device closer and check it is powered, then press Retry — nothing was lost. Detail: {e}"
+        )),
+    }
+}
+
+/// A [`BleError`] in plain words, keyed by [`BleError::code`].
+pub fn ble_error(error: &BleError, passkey_given: bool) -> ApiError {
+    let detail = error.to_string();
+    match error {
+        BleError::Off => ApiError::new(ErrorCode::Bluetooth, "Bluetooth is off.")
+            .help("Turn Bluetooth on in your computer's settings (or run: bluetoothctl power on), then press Retry."),
+        BleError::NoAdapter => ApiError::new(ErrorCode::Bluetooth, "This computer has no Bluetooth adapter.")
+            .help("Plug in a Bluetooth adapter or turn on the built-in one, then press Retry."),
+        BleError::Unavailable(_) => ApiError::new(
+            ErrorCode::Bluetooth,
+            "Bluetooth is not available: this computer's Bluetooth service does not answer.",
+        )
+        .help("Start the Bluetooth service (systemctl start bluetooth), then press Retry."),
+        BleError::NotFound { .. } => ApiError::new(
+            ErrorCode::DeviceLost,
+            "The device could not be found over Bluetooth.",
+        )
+        .help("Check that it is powered and close to this computer (some devices advertise only for a few minutes after power-on), then press Retry."),
+        BleError::PasskeyNeeded { .. } => ApiError::new(ErrorCode::Passkey, "This device needs its passkey to pair.")
+            .help("Enter the 6 digits printed on the device's label."),
+        BleError::PairingRefused { reason, .. } if passkey_given && reason.contains("passkey") => {
+            ApiError::new(ErrorCode::Passkey, "The passkey was not accepted.")
+                .help("Check the 6 digits on the device's label and enter them again.")
+        }
+        BleError::PairingRefused { .. } => ApiError::new(ErrorCode::DeviceIncompatible, "The device refused to pair with this computer.")
+            .help(format!("It may be paired with another computer already: reset it or open its pairing window, then press Retry. Detail: {detail}")),
+        BleError::LegacyPairing { .. } => ApiError::new(
+            ErrorCode::DeviceIncompatible,
+            "This device only offers an old way of pairing that others can listen in on, so Temper refuses it.",
+        )
+        .help("Update the device's firmware to one with LE Secure Connections, then try again."),
+        BleError::PairingRequired { .. } => ApiError::new(
+            ErrorCode::DeviceIncompatible,
+            "The device asks to be paired, but its profile says it does not pair.",
+        )
+        .help(format!("If another computer commissioned it, remove the pairing there or reset the device. Detail: {detail}")),
+        BleError::Other { .. } => ApiError::new(ErrorCode::DeviceLost, "The Bluetooth connection to the device failed.")
+            .help(format!("Bring the device closer, then press Retry — nothing was lost. Detail: {detail}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards the wording: a wrong passkey says so, with what to check.
+    #[test]
+    fn wrong_passkey_and_bluetooth_off_are_plain_words() {
+        let refused = BleError::PairingRefused {
+            address: "D4:5A:1E:00:00:10".into(),
+            reason: "Authentication Failed; help: check the passkey on the device's label".into(),
+        };
+        let wrong = ble_error(&refused, true);
+        assert_eq!(wrong.code, ErrorCode::Passkey);
+        assert_eq!(wrong.message, "The passkey was not accepted.");
+        assert!(wrong
+            .help
+            .unwrap()
+            .contains("6 digits on the device's label"));
+        assert_eq!(
+            ble_error(&refused, false).code,
+            ErrorCode::DeviceIncompatible
+        );
+        let off = ble_run_error(BleRunError::Link(TransportError::Ble(BleError::Off)), false);
+        assert_eq!(
+            (off.code, off.message.as_str()),
+            (ErrorCode::Bluetooth, "Bluetooth is off.")
+        );
+        let needed = ble_error(
+            &BleError::PasskeyNeeded {
+                address: "x".into(),
+            },
+            false,
+        );
+        assert_eq!(needed.code, ErrorCode::Passkey);
     }
 }

@@ -1,7 +1,9 @@
 //! Runs started from the window: commissioning ("Secure this device"), rotating every credential now, and
 //! renewing the certificate. Each runs on its own thread (the plan's future is driven by a small runtime
 //! there), shares the one inventory connection, and reports through a callback as the same [`RunEvent`]
-//! stream. Several run at once (installer mode); one device never has two runs.
+//! stream. Several run at once (installer mode); one device never has two runs. A Bluetooth LE device is
+//! commissioned with [`plan::commission_over_ble`] (found, paired when its profile says so, reconnected with
+//! back-off); a passkey the person typed travels in the [`JobRequest`] only (never logged, never in events).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -11,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use temper_core::discovery::AttachedDevice;
 use temper_core::plan::{self, CommissionOptions, RenewOptions};
 use temper_core::profile::Profile;
+use temper_core::transport::ble::Passkey;
 use temper_core::transport::serial::SerialLink;
 
-use crate::error::{ApiError, ErrorCode, DEVICE_LOST, DEVICE_LOST_HELP};
+use crate::error::{ble_run_error, ApiError, ErrorCode, DEVICE_LOST, DEVICE_LOST_HELP};
 use crate::progress::{JobEvent, RunEvent, Translator};
 use crate::shared::SharedInventory;
 
@@ -64,6 +67,14 @@ pub struct JobRequest {
     pub site: Option<String>,
     /// The inventory.
     pub inventory: SharedInventory,
+    /// The passkey the person typed for a Bluetooth LE device that pairs by passkey (`Debug` hides it).
+    pub passkey: Option<Passkey>,
+}
+
+/// How the run reaches the device.
+enum Reach {
+    Serial(String),
+    Ble(String),
 }
 
 impl Jobs {
@@ -78,12 +89,23 @@ impl Jobs {
     /// Starts a run; its events go to `sink`. [`ErrorCode::Busy`] if the device already has one.
     pub fn start(&self, request: JobRequest, sink: JobSink) -> Result<u32, ApiError> {
         let id = request.device.id.clone();
-        let port = request.device.port().map(str::to_string).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::DeviceIncompatible,
-                "This device has no serial port Temper can use yet.",
-            )
-        })?;
+        let reach = match (request.device.port(), request.device.ble()) {
+            (Some(port), _) => Reach::Serial(port.to_string()),
+            (None, Some(_)) if request.kind == JobKind::RenewCertificate => {
+                return Err(ApiError::new(
+                    ErrorCode::Invalid,
+                    "Renewing the certificate over Bluetooth is not supported yet.",
+                )
+                .help("Connect the device with its USB cable and press Renew certificate again."));
+            }
+            (None, Some(seen)) => Reach::Ble(seen.address.clone()),
+            (None, None) => {
+                return Err(ApiError::new(
+                    ErrorCode::DeviceIncompatible,
+                    "This device has no serial port Temper can use yet.",
+                ))
+            }
+        };
         if !self
             .busy
             .lock()
@@ -108,7 +130,10 @@ impl Jobs {
                         event,
                     })
                 };
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(port, request, &emit)));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match reach {
+                    Reach::Serial(port) => run(port, request, &emit),
+                    Reach::Ble(address) => run_ble(&address, request, &emit),
+                }));
                 match outcome {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => emit(RunEvent::Failed { error }),
@@ -126,15 +151,56 @@ impl Jobs {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, ApiError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot start a runtime: {e}")))
+}
+
+/// Commissions (or, for [`JobKind::RotateNow`], rotates every credential of) the BLE device `address`.
+fn run_ble(
+    address: &str,
+    request: JobRequest,
+    emit: &(dyn Fn(RunEvent) + Sync),
+) -> Result<(), ApiError> {
+    let runtime = runtime()?;
+    let options = CommissionOptions {
+        port: String::new(),
+        profiles: plan::over_ble::ble_profiles(request.profiles),
+        address: None,
+        control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
+        site: request.site,
+        clock_offset_secs: 0,
+        rotate_now: request.kind == JobKind::RotateNow,
+        link: None,
+    };
+    let mut inventory = request.inventory;
+    let mut translator = Translator::default();
+    let mut sink = |event: &temper_core::event::Event| {
+        if let Some(e) = translator.translate(event) {
+            emit(e);
+        }
+    };
+    let passkey = request.passkey;
+    runtime
+        .block_on(plan::commission_over_ble(
+            address,
+            passkey,
+            options,
+            &mut inventory,
+            &mut sink,
+        ))
+        .map_err(|e| ble_run_error(e, passkey.is_some()))?;
+    Ok(())
+}
+
 fn run(
     port: String,
     request: JobRequest,
     emit: &(dyn Fn(RunEvent) + Sync),
 ) -> Result<(), ApiError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot start a runtime: {e}")))?;
+    let runtime = runtime()?;
     let baud = request.profiles.first().map(|p| p.baud).unwrap_or(115_200);
     // The serial link registers with the runtime's reactor, so it is opened inside it.
     let link = runtime

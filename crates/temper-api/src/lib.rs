@@ -24,7 +24,7 @@ pub mod typescript;
 pub mod views;
 
 pub use app::{App, AppConfig, AppInfo};
-pub use devices::{DeviceList, DeviceView};
+pub use devices::{BluetoothView, DeviceList, DeviceView};
 pub use error::{ApiError, ErrorCode};
 pub use jobs::Jobs;
 pub use progress::{JobEvent, RunEvent};

@@ -2,12 +2,15 @@
 //! is a job (see [`crate::jobs`]) whose events go to the caller's sink.
 
 use temper_core::discovery::AttachedDevice;
+use temper_core::inventory::link::{self, LinkKind};
 use temper_core::inventory::Inventory;
 use temper_core::profile::Profile;
+use temper_core::transport::ble::Passkey;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
 use crate::jobs::{JobKind, JobRequest, JobSink};
+use crate::session::SecretInput;
 
 impl App {
     fn tightened_profiles(&self) -> Result<Vec<Profile>, ApiError> {
@@ -16,10 +19,15 @@ impl App {
     }
 
     /// Starts securing the attached device `device_id`; progress goes to `sink`. Returns the job id.
+    ///
+    /// `passkey` is the 6 digits from the label of a Bluetooth LE device that pairs by passkey
+    /// ([`crate::DeviceView::needs_passkey`]); it is checked here ([`ErrorCode::Passkey`] when missing or
+    /// not 6 digits) and handed to the run only.
     pub fn secure(
         &self,
         device_id: &str,
         site: Option<String>,
+        passkey: Option<SecretInput>,
         sink: JobSink,
     ) -> Result<u32, ApiError> {
         let inventory = self.session.inventory()?;
@@ -27,6 +35,23 @@ impl App {
             ApiError::new(ErrorCode::NotFound, "That device is no longer plugged in.")
                 .help("Plug it in again; it appears in the list within two seconds.")
         })?;
+        let passkey = match passkey {
+            Some(typed) if device.ble().is_some() => {
+                Some(typed.0.expose().parse::<Passkey>().map_err(|_| {
+                    ApiError::new(ErrorCode::Passkey, "The passkey is 6 digits.")
+                        .help("Enter the 6 digits printed on the device's label, e.g. 042137.")
+                })?)
+            }
+            _ => None,
+        };
+        let needs = crate::devices::view(&device, &self.profiles).needs_passkey;
+        if needs && passkey.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::Passkey,
+                "This device needs its passkey to pair.",
+            )
+            .help("Enter the 6 digits printed on the device's label."));
+        }
         let site = site.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let request = JobRequest {
             kind: JobKind::Commission,
@@ -35,6 +60,7 @@ impl App {
             profiles: self.tightened_profiles()?,
             site,
             inventory,
+            passkey,
         };
         self.jobs.start(request, sink)
     }
@@ -74,7 +100,17 @@ impl App {
                 format!("No device {serial} in the inventory."),
             ));
         };
-        let device = self.attached_by_serial(serial, what)?;
+        let device = match self.attached_over_ble(&inventory, serial)? {
+            (Some(device), _) => device,
+            (None, true) if self.devices.find_by_serial(serial).is_none() => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("The device ({serial}) is not heard over Bluetooth, so Temper cannot {what}."),
+                )
+                .help("Switch it on and bring it close to this computer (or connect it with its USB cable); it appears in the Devices list within a few seconds. Then press the button again."));
+            }
+            (None, _) => self.attached_by_serial(serial, what)?,
+        };
         let request = JobRequest {
             kind,
             serial: Some(serial.to_string()),
@@ -82,8 +118,25 @@ impl App {
             profiles: self.tightened_profiles()?,
             site: record.site,
             inventory,
+            passkey: None,
         };
         self.jobs.start(request, sink)
+    }
+
+    /// The Bluetooth LE device in range that is the inventory's device `serial`: the one at the address its
+    /// link record names (written when it was commissioned over BLE), if it is heard now; and whether it was
+    /// reached over BLE at all.
+    fn attached_over_ble(
+        &self,
+        inventory: &crate::shared::SharedInventory,
+        serial: &str,
+    ) -> Result<(Option<AttachedDevice>, bool), ApiError> {
+        match link::link(inventory, serial)? {
+            Some(record) if record.transport == LinkKind::Ble => {
+                Ok((self.devices.get(&format!("ble:{}", record.address)), true))
+            }
+            _ => Ok((None, false)),
+        }
     }
 
     /// The attached device that is the inventory's device `serial`: the one whose USB serial number equals

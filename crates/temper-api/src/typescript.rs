@@ -5,7 +5,7 @@
 use ts_rs::TS;
 
 use crate::app::AppInfo;
-use crate::devices::DeviceView;
+use crate::devices::{BluetoothView, DeviceView};
 use crate::error::{ApiError, ErrorCode};
 use crate::progress::{JobEvent, RunEvent, StepTitle};
 use crate::restore::{BackupFile, RestoreResult};
@@ -26,6 +26,7 @@ pub fn declarations() -> String {
         Strength::decl(),
         Unlock::decl(),
         DeviceView::decl(),
+        BluetoothView::decl(),
         StepTitle::decl(),
         RunEvent::decl(),
         JobEvent::decl(),

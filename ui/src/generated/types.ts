@@ -1,7 +1,7 @@
 // Generated from the Rust types in crates/temper-api by ts-rs. Do not edit.
 // Regenerate: TEMPER_UPDATE_TYPES=1 cargo test -p temper-api typescript
 
-export type ErrorCode = "locked" | "no-inventory" | "wrong-key" | "too-many-attempts" | "weak-passphrase" | "device-lost" | "device-incompatible" | "device-misbehaved" | "not-found" | "invalid" | "busy" | "bad-backup" | "internal";
+export type ErrorCode = "locked" | "no-inventory" | "wrong-key" | "too-many-attempts" | "weak-passphrase" | "device-lost" | "device-incompatible" | "device-misbehaved" | "not-found" | "invalid" | "busy" | "bluetooth" | "passkey" | "bad-backup" | "internal";
 
 export type ApiError = { 
 /**
@@ -87,7 +87,7 @@ export type DeviceView = {
  */
 id: string, 
 /**
- * How it is connected, in words: "USB serial" or "Simulated USB".
+ * How it is connected, in words: "USB serial", "Simulated USB" or "Bluetooth LE".
  */
 connection: string, 
 /**
@@ -103,9 +103,22 @@ serial: string | null,
  */
 usb_id: string | null, 
 /**
- * What the USB descriptor calls it.
+ * What the USB descriptor calls it, or the name a Bluetooth LE device advertises.
  */
 product: string | null, 
+/**
+ * The Bluetooth address (`AA:BB:CC:DD:EE:FF`), for a Bluetooth LE device.
+ */
+address: string | null, 
+/**
+ * The signal strength in dBm, for a Bluetooth LE device (when the adapter reports it).
+ */
+rssi: number | null, 
+/**
+ * True when securing it needs the 6-digit passkey from its label: its profile pairs by passkey and
+ * gives no model-wide one.
+ */
+needs_passkey: boolean, 
 /**
  * The recognised profile's id.
  */
@@ -126,6 +139,20 @@ simulated: boolean,
  * The simulator's process id (to unplug it).
  */
 simulator_pid: number | null, };
+
+export type BluetoothView = { 
+/**
+ * One of `starting`, `on`, `off`, `no-adapter`, `unavailable`, `disabled`.
+ */
+state: string, 
+/**
+ * What to tell the person, or null when Bluetooth works.
+ */
+message: string | null, 
+/**
+ * What the system said (for the technical-detail fold), if anything.
+ */
+detail: string | null, };
 
 export type StepTitle = { 
 /**

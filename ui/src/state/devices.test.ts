@@ -3,7 +3,8 @@ import type { DeviceView } from '../generated/types';
 import { autoSelect, pruneSelection, retryTarget, targetOf, toggle } from './devices';
 
 const device = (id: string, serial: string | null = null): DeviceView => ({
-  id, connection: 'USB serial', port: `/dev/${id}`, serial, usb_id: '1a86:7523', product: null, profile_id: 'ipcam',
+  id, connection: 'USB serial', port: `/dev/${id}`, serial, usb_id: '1a86:7523', product: null, address: null, rssi: null,
+  needs_passkey: false, profile_id: 'ipcam',
   model: 'Camera', note: null, simulated: false, simulator_pid: null,
 });
 

@@ -75,7 +75,7 @@ function maintenancePanel(serial: string, reload: () => Promise<void>): { root: 
   const outcome = h('div');
   const root = h('section', { id: 'device-maintenance', className: 'card', 'aria-labelledby': 'device-maintenance-title' },
     h('h2', { id: 'device-maintenance-title', text: 'Passwords and certificate' }),
-    h('p', { className: 'hint', text: 'Plug the device in to this computer first. Each new password or certificate is saved before the device gets it, and checked from outside.' }),
+    h('p', { className: 'hint', text: 'Plug the device in to this computer first (a Bluetooth device: switch it on close by; renewing the certificate over Bluetooth is not supported yet). Each new password or certificate is saved before the device gets it, and checked from outside.' }),
     controls, steps, live, outcome);
   let confirming = false;
   let current: Maintenance | null = null;

@@ -4,10 +4,11 @@ import { api, asApiError } from '../api';
 import { h, replace, update, actionButton } from '../dom';
 import type { DeviceView } from '../generated/types';
 import { changed, state, subscribe } from '../store';
+import { bluetoothHint, connectionFacts, emptyWords } from '../state/bluetooth';
 import { toggle } from '../state/devices';
 import { errorBox } from './credentials';
 import { endUserPanel } from './enduser';
-import { installerPanel } from './installer';
+import { installerPanel, passkeyField } from './installer';
 
 function deviceItem(d: DeviceView): HTMLElement {
   const installer = state.mode === 'installer';
@@ -21,18 +22,19 @@ function deviceItem(d: DeviceView): HTMLElement {
     else if (input.checked) state.selected = d.id;
     changed();
   });
-  const facts = [d.connection, d.port, d.serial ? `serial ${d.serial}` : null].filter(Boolean).join(' · ');
+  const facts = connectionFacts(d);
   const unplug = d.simulated && d.simulator_pid !== null
     ? actionButton({ className: 'unplug link', 'aria-label': `Unplug the simulated ${d.model}` }, 'Unplug', async () => {
       await api.unplugSimulatedDevice(d.simulator_pid as number).catch(() => {});
     })
     : null;
-  return h('li', { className: 'device', 'data-device-id': d.id, 'data-known': d.profile_id !== null },
+  return h('li', { className: 'device', 'data-device-id': d.id, 'data-known': d.profile_id !== null, 'data-connection': d.address !== null ? 'ble' : 'usb' },
     h('label', { className: 'device-label' }, input,
       h('span', { className: 'device-text' },
         h('span', { className: 'device-model', text: d.model }),
         d.note ? h('span', { className: 'device-note', text: d.note }) : null,
         h('span', { className: 'device-facts', text: facts }))),
+    installer && d.needs_passkey ? passkeyField(d.id, d.model) : null,
     unplug);
 }
 
@@ -46,8 +48,14 @@ function emptyState(tryError: HTMLElement): HTMLElement {
       replace(tryError, errorBox(null, asApiError(e)));
     }
   });
-  return h('div', { className: 'empty' },
-    h('p', { text: allowed ? 'No device found. Plug one in, or try with a simulated device.' : 'No device found. Plug one in.' }),
+  const words = emptyWords(state.bluetooth, allowed);
+  return h('div', { className: 'empty', id: 'devices-empty', 'data-bluetooth': state.bluetooth?.state ?? 'unknown' },
+    h('p', { id: 'empty-heading', className: 'empty-heading', text: words.heading }),
+    h('p', { id: 'empty-text', text: words.text }),
+    words.bluetooth ? h('p', { id: 'bluetooth-note', className: 'hint', text: words.bluetooth }) : null,
+    state.bluetooth?.detail && state.bluetooth.state !== 'off'
+      ? h('details', { className: 'bluetooth-detail hint' }, h('summary', { text: 'Technical detail' }), h('span', { text: state.bluetooth.detail }))
+      : null,
     allowed ? button : null, tryError);
 }
 
@@ -55,6 +63,7 @@ export function devicesScreen(): { root: HTMLElement; dispose: () => void } {
   const title = h('h1', { id: 'devices-title' });
   const list = h('ul', { id: 'device-list', className: 'device-list', 'aria-label': 'Attached devices' });
   const empty = h('div');
+  const hint = h('p', { id: 'bluetooth-hint', className: 'hint' });
   const tryError = h('div');
   const top = h('div', { className: 'panel' });
   // One live region that stays in place, so that screen readers announce each new activity.
@@ -70,12 +79,15 @@ export function devicesScreen(): { root: HTMLElement; dispose: () => void } {
       input.checked = installer ? state.ticked.has(id) : state.selected === id;
     }
     list.hidden = state.devices.length === 0;
-    update(empty, [state.devices.length === 0, state.info], () => (state.devices.length === 0 ? emptyState(tryError) : null));
+    update(empty, [state.devices.length === 0, state.info, state.bluetooth], () => (state.devices.length === 0 ? emptyState(tryError) : null));
+    const below = state.devices.length > 0 ? bluetoothHint(state.bluetooth) : null;
+    hint.hidden = below === null;
+    if (hint.textContent !== (below ?? '')) hint.textContent = below ?? '';
     if (installer) installerPanel(top, bottom, live);
     else endUserPanel(top, bottom, live);
   };
   const root = h('section', { id: 'screen-devices', className: 'screen', 'aria-labelledby': 'devices-title' },
-    title, list, empty, top, live, bottom);
+    title, list, hint, empty, top, live, bottom);
   render();
   return { root, dispose: subscribe(render) };
 }

@@ -1,8 +1,10 @@
 // End-user mode: one big button, the steps as they run, then the result and what to do next.
 
 import { h, update, actionButton } from '../dom';
+import type { DeviceView } from '../generated/types';
+import { passkeyDigits, passkeyProblem } from '../state/bluetooth';
 import { failedChecks, type RunView, type StepView } from '../state/run';
-import { launch, retry, runOf, state, type Launch } from '../store';
+import { changed, launch, retry, runOf, state, type Launch } from '../store';
 import { credentialActions, errorBox } from './credentials';
 
 const STATE_WORDS: Record<StepView['state'], string> = {
@@ -46,7 +48,57 @@ function result(run: RunView): HTMLElement {
 }
 
 function retryButton(current: Launch): HTMLElement {
-  return actionButton({ id: 'retry-button', className: 'primary' }, 'Retry', () => retry(current, null));
+  return actionButton({ id: 'retry-button', className: 'primary' }, 'Retry', async () => {
+    // A device that pairs by passkey is asked for it again (the passkey is never kept).
+    const device = state.devices.find((d) => d.id === current.target.deviceId);
+    if (device?.needs_passkey) {
+      state.askPasskey = device.id;
+      state.active = null;
+      changed();
+      return;
+    }
+    await retry(current, null);
+  });
+}
+
+function secure(device: DeviceView, passkey: string | null): void {
+  state.askPasskey = null;
+  state.active = { target: { deviceId: device.id, serials: [] }, job: null, error: null };
+  void launch(device, null, state.active, passkey);
+}
+
+/** "Secure this device" for a device that pairs by passkey: the 6 digits from its label, checked before sending. */
+function passkeyForm(device: DeviceView): HTMLElement {
+  const input = h('input', {
+    id: 'passkey-input', type: 'text', inputmode: 'numeric', autocomplete: 'off', maxlength: 7, spellcheck: 'false',
+    'aria-describedby': 'passkey-hint passkey-problem', placeholder: '000000',
+  }) as HTMLInputElement;
+  const problem = h('p', { id: 'passkey-problem', className: 'passkey-problem', role: 'alert' });
+  const submit = h('button', { type: 'submit', id: 'passkey-submit', className: 'big primary' }, 'Secure this device');
+  const cancel = h('button', { type: 'button', id: 'passkey-cancel' }, 'Cancel');
+  const form = h('form', { id: 'passkey-form', className: 'passkey', 'aria-labelledby': 'passkey-label', novalidate: true },
+    h('label', { id: 'passkey-label', for: 'passkey-input', text: `Passkey of ${device.model}` }),
+    h('p', { id: 'passkey-hint', className: 'hint', text: 'This device pairs over Bluetooth with the 6-digit passkey printed on its label. Temper uses it once and does not keep it.' }),
+    input, problem, h('div', { className: 'actions' }, submit, cancel));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const wrong = passkeyProblem(input.value);
+    problem.textContent = wrong ?? '';
+    input.setAttribute('aria-invalid', wrong ? 'true' : 'false');
+    if (wrong) {
+      input.focus();
+      return;
+    }
+    const digits = passkeyDigits(input.value);
+    input.value = '';
+    secure(device, digits);
+  });
+  cancel.addEventListener('click', () => {
+    state.askPasskey = null;
+    changed();
+  });
+  queueMicrotask(() => input.focus());
+  return form;
 }
 
 export function endUserPanel(top: HTMLElement, bottom: HTMLElement, live: HTMLElement): void {
@@ -56,15 +108,22 @@ export function endUserPanel(top: HTMLElement, bottom: HTMLElement, live: HTMLEl
   const busy = starting || run?.state === 'running';
   const selected = state.devices.find((d) => d.id === state.selected);
 
-  update(top, ['end-user', busy, selected?.id, selected?.model, state.devices.length, run?.steps, run?.model], () => {
+  const asking = state.devices.find((d) => d.id === state.askPasskey);
+  update(top, ['end-user', busy, selected?.id, selected?.model, state.devices.length, run?.steps, run?.model, asking?.id], () => {
+    if (asking && !busy) return passkeyForm(asking);
     const button = h('button', {
       type: 'button', id: 'secure-button', className: 'big primary', 'aria-disabled': selected ? null : 'true',
       'aria-describedby': selected ? null : 'secure-hint',
     }, 'Secure this device');
     button.addEventListener('click', () => {
       if (!selected || state.active?.job === null && !state.active?.error) return;
-      state.active = { target: { deviceId: selected.id, serials: [] }, job: null, error: null };
-      void launch(selected, null, state.active);
+      if (selected.needs_passkey) {
+        state.askPasskey = selected.id;
+        state.active = null;
+        changed();
+        return;
+      }
+      secure(selected, null);
     });
     return [
       !busy && state.devices.length > 0 ? h('div', { className: 'secure' }, button,

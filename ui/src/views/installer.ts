@@ -2,7 +2,9 @@
 
 import { api, asApiError } from '../api';
 import { h, keyed, replace, sync, update, actionButton, field } from '../dom';
+import { passkeyDigits, passkeyProblem } from '../state/bluetooth';
 import { progress } from '../state/run';
+import type { DeviceView } from '../generated/types';
 import { changed, launch, retry, runOf, state, type Launch } from '../store';
 import { errorBox } from './credentials';
 
@@ -32,7 +34,49 @@ function card(l: Launch): HTMLElement {
     cs === 'running' && run?.activity ? h('p', { className: 'card-activity', text: run.activity }) : null,
     failedChecks.length ? h('ul', { className: 'failed-checks' }, failedChecks.map((c) => h('li', { text: `${c.subject}: ${c.detail}` }))) : null,
     error ? errorBox(null, error) : null,
-    error ? actionButton({ className: 'card-retry', 'data-device-id': l.target.deviceId }, 'Retry', () => retry(l, state.batchSite || null)) : null);
+    error ? actionButton({ className: 'card-retry', 'data-device-id': l.target.deviceId }, 'Retry', () => retryCard(l)) : null);
+}
+
+// Passkeys typed in the list for BLE devices that pair by one, by device id: held only until "Secure selected"
+// sends them (or the app locks), so that a list refresh does not wipe what is being typed.
+const passkeys = new Map<string, string>();
+export function forgetPasskeys(): void {
+  passkeys.clear();
+}
+
+/** The passkey field of a device row in installer mode (for a device that pairs by passkey). */
+export function passkeyField(deviceId: string, model: string): HTMLElement {
+  const input = h('input', {
+    type: 'text', className: 'device-passkey', 'data-device-id': deviceId, inputmode: 'numeric', autocomplete: 'off',
+    maxlength: 7, spellcheck: 'false', placeholder: 'Passkey (6 digits)', 'aria-label': `Passkey of ${model}, 6 digits from its label`,
+    value: passkeys.get(deviceId) ?? '',
+  }) as HTMLInputElement;
+  input.addEventListener('input', () => passkeys.set(deviceId, input.value));
+  return input;
+}
+
+/** Launches `d` into `l`, with the passkey typed in its row when it pairs by one (checked first, then forgotten). */
+function start(d: DeviceView, l: Launch): Promise<void> {
+  if (!d.needs_passkey) return launch(d, state.batchSite || null, l);
+  const typed = passkeys.get(d.id) ?? '';
+  passkeys.delete(d.id);
+  for (const field of document.querySelectorAll<HTMLInputElement>('input.device-passkey')) {
+    if (field.dataset.deviceId === d.id) field.value = '';
+  }
+  const problem = passkeyProblem(typed);
+  if (problem) {
+    l.target = { deviceId: d.id, serials: [] };
+    l.job = null;
+    l.error = { code: 'passkey', message: problem, help: 'Type the 6 digits from its label in its row above, then press Retry.', retry_after_secs: null };
+    changed();
+    return Promise.resolve();
+  }
+  return launch(d, state.batchSite || null, l, passkeyDigits(typed));
+}
+
+function retryCard(l: Launch): Promise<void> {
+  const d = state.devices.find((x) => x.id === l.target.deviceId);
+  return d?.needs_passkey ? start(d, l) : retry(l, state.batchSite || null);
 }
 
 async function secureSelected(): Promise<void> {
@@ -46,7 +90,7 @@ async function secureSelected(): Promise<void> {
   state.batchSite = state.site.trim();
   state.handoverPath = null;
   changed();
-  await Promise.all(fresh.map((d, i) => launch(d, state.batchSite || null, launches[i])));
+  await Promise.all(fresh.map((d, i) => start(d, launches[i])));
 }
 
 const cards = new Map<string, { sig: string; node: HTMLElement }>();
