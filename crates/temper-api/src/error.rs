@@ -156,12 +156,11 @@ impl From<PlanError> for ApiError {
     }
 }
 
-/// What a person reads when a run over Bluetooth LE stopped. `passkey_given` is true when the person typed
-/// a passkey for this run (a refused pairing then most likely means a mistyped one).
-pub fn ble_run_error(error: BleRunError, passkey_given: bool) -> ApiError {
+/// What a person reads when a run over Bluetooth LE stopped.
+pub fn ble_run_error(error: BleRunError) -> ApiError {
     match error {
         BleRunError::Plan(e) => e.into(),
-        BleRunError::Link(TransportError::Ble(e)) => ble_error(&e, passkey_given),
+        BleRunError::Link(TransportError::Ble(e)) => ble_error(&e),
         BleRunError::Link(e) => ApiError::new(
             ErrorCode::DeviceLost,
             "The Bluetooth connection to the device was lost.",
@@ -173,7 +172,7 @@ pub fn ble_run_error(error: BleRunError, passkey_given: bool) -> ApiError {
 }
 
 /// A [`BleError`] in plain words, keyed by [`BleError::code`].
-pub fn ble_error(error: &BleError, passkey_given: bool) -> ApiError {
+pub fn ble_error(error: &BleError) -> ApiError {
     let detail = error.to_string();
     match error {
         BleError::Off => ApiError::new(ErrorCode::Bluetooth, "Bluetooth is off.")
@@ -192,7 +191,7 @@ pub fn ble_error(error: &BleError, passkey_given: bool) -> ApiError {
         .help("Check that it is powered and close to this computer (some devices advertise only for a few minutes after power-on), then press Retry."),
         BleError::PasskeyNeeded { .. } => ApiError::new(ErrorCode::Passkey, "This device needs its passkey to pair.")
             .help("Enter the 6 digits printed on the device's label."),
-        BleError::PairingRefused { reason, .. } if passkey_given && reason.contains("passkey") => {
+        BleError::PasskeyRejected { .. } => {
             ApiError::new(ErrorCode::Passkey, "The passkey was not accepted.")
                 .help("Check the 6 digits on the device's label and enter them again.")
         }
@@ -220,32 +219,29 @@ mod tests {
     /// Guards the wording: a wrong passkey says so, with what to check.
     #[test]
     fn wrong_passkey_and_bluetooth_off_are_plain_words() {
-        let refused = BleError::PairingRefused {
+        let refused = BleError::PasskeyRejected {
             address: "D4:5A:1E:00:00:10".into(),
-            reason: "Authentication Failed; help: check the passkey on the device's label".into(),
         };
-        let wrong = ble_error(&refused, true);
+        let wrong = ble_error(&refused);
         assert_eq!(wrong.code, ErrorCode::Passkey);
         assert_eq!(wrong.message, "The passkey was not accepted.");
         assert!(wrong
             .help
             .unwrap()
             .contains("6 digits on the device's label"));
-        assert_eq!(
-            ble_error(&refused, false).code,
-            ErrorCode::DeviceIncompatible
-        );
-        let off = ble_run_error(BleRunError::Link(TransportError::Ble(BleError::Off)), false);
+        let closed = BleError::PairingRefused {
+            address: "D4:5A:1E:00:00:10".into(),
+            reason: "pairing window closed".into(),
+        };
+        assert_eq!(ble_error(&closed).code, ErrorCode::DeviceIncompatible);
+        let off = ble_run_error(BleRunError::Link(TransportError::Ble(BleError::Off)));
         assert_eq!(
             (off.code, off.message.as_str()),
             (ErrorCode::Bluetooth, "Bluetooth is off.")
         );
-        let needed = ble_error(
-            &BleError::PasskeyNeeded {
-                address: "x".into(),
-            },
-            false,
-        );
+        let needed = ble_error(&BleError::PasskeyNeeded {
+            address: "x".into(),
+        });
         assert_eq!(needed.code, ErrorCode::Passkey);
     }
 }

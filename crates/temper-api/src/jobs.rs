@@ -191,7 +191,7 @@ fn run_ble(
             &mut inventory,
             &mut sink,
         ))
-        .map_err(|e| ble_run_error(e, passkey.is_some()))?;
+        .map_err(ble_run_error)?;
     Ok(())
 }
 
