@@ -153,29 +153,23 @@ async fn without_bluetooth_service_the_empty_state_says_so() {
     gui.close().await;
 }
 
-/// Guards "when a device needs a passkey, 'Secure this device' first asks for the 6-digit passkey": with a
-/// profile whose sensor pairs by passkey (and gives none), the button opens the passkey field; 5 digits are
-/// refused in the window (no run starts); 6 digits start the run, which pairs. The simulated BlueZ cannot
-/// pair yet, so the run stops with a plain-words error, and Retry asks for the passkey again (it was not kept).
-/// Installer mode lists the BLE sensor with a simulated USB camera.
+/// Guards "when a device needs a passkey, 'Secure this device' first asks for the 6-digit passkey": the
+/// PlugMini (its profile pairs by passkey, printed per unit on its label) opens the passkey field; 5 digits are
+/// refused in the window (no run starts); a wrong passkey stops the run with "The passkey was not accepted",
+/// Retry asks again (the passkey was not kept), and the label's passkey pairs and secures it. Installer mode
+/// lists the BLE plug with a simulated USB camera.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkey_is_asked_first_and_checked_and_installer_lists_ble_with_usb() {
     let dir = tempfile::tempdir().unwrap();
-    let profiles = dir.path().join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    for entry in std::fs::read_dir(temper_e2e::profiles_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let text = text.replace("pairing = \"none\"", "pairing = \"passkey\"");
-            std::fs::write(profiles.join(path.file_name().unwrap()), text).unwrap();
-        }
-    }
-    let world = BleWorld::start("zephyr-sensor", &dir.path().join("world"), &[]);
-    let address = world.address("zephyr-sensor");
+    let world = BleWorld::start("ble-plug", &dir.path().join("world"), &[]);
+    let address = world.address("ble-plug");
+    let label = world.device("ble-plug")["passkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let wrong = format!("{:06}", (label.parse::<u32>().unwrap() + 1) % 1_000_000);
     let gui = Gui::start(GuiOptions {
         ble_bus: Some(world.bus().to_string()),
-        profiles: Some(profiles),
         ..GuiOptions::default()
     })
     .await;
@@ -200,17 +194,17 @@ async fn passkey_is_asked_first_and_checked_and_installer_lists_ble_with_usb() {
     );
     gui.screenshot("ble-06-passkey-asked").await;
 
-    gui.type_into("#passkey-input", "123456").await;
+    gui.type_into("#passkey-input", &wrong).await;
     gui.click("#passkey-submit").await;
     gui.wait_gone("#passkey-form", Duration::from_secs(5)).await;
     gui.wait_for("#run-error", Duration::from_secs(90)).await;
     let error = gui.text("#run-error").await;
-    println!("the run with a passkey stopped with: {error}");
+    assert!(error.contains("The passkey was not accepted"), "{error}");
     assert!(
-        !error.contains("123456"),
+        !error.contains(&wrong),
         "the passkey is never shown back: {error}"
     );
-    gui.screenshot("ble-07-pairing-stopped").await;
+    gui.screenshot("ble-07-passkey-not-accepted").await;
     gui.click("#retry-button").await;
     gui.wait_for("#passkey-input", Duration::from_secs(5)).await;
     let typed = gui
@@ -220,10 +214,27 @@ async fn passkey_is_asked_first_and_checked_and_installer_lists_ble_with_usb() {
         )
         .await;
     assert_eq!(typed, json!("empty"), "the passkey was not kept for Retry");
-    gui.click("#passkey-cancel").await;
-    gui.wait_for("#secure-button", Duration::from_secs(5)).await;
+    gui.type_into("#passkey-input", &label).await;
+    gui.click("#passkey-submit").await;
+    gui.wait_for("#run-result", RUN).await;
+    let result = gui
+        .wait_js(
+            "return document.querySelector('#run-result').dataset.result",
+            Duration::from_secs(5),
+        )
+        .await;
+    gui.screenshot("ble-07b-plug-secured").await;
+    assert_eq!(
+        result,
+        json!("secured"),
+        "{}",
+        gui.text("#run-result").await
+    );
+    assert!(world
+        .bluetoothctl(&["info", &address])
+        .contains("Paired: yes"));
 
-    // Installer mode: the BLE sensor beside a simulated USB camera.
+    // Installer mode: the BLE plug beside a simulated USB camera.
     gui.invoke("plug_simulated_device", json!({ "model": "ipcam" }))
         .await
         .expect("plug a simulated camera");
@@ -259,15 +270,11 @@ async fn passkey_is_asked_first_and_checked_and_installer_lists_ble_with_usb() {
         gui.text(&card).await
     );
     gui.screenshot("ble-08-installer-ble-and-usb").await;
-    gui.type_into(&passkey, "123456").await;
+    // Already bonded: the label's passkey is asked for by the profile, the existing bond is kept and the
+    // run finds the plug secured.
+    gui.type_into(&passkey, &label).await;
     gui.click(&format!("{card} .card-retry")).await;
-    gui.wait_js(
-        &format!(
-            "const c = document.querySelector({}); return c && c.dataset.state === 'failed' && c.textContent.includes('refused to pair')",
-            json!(card)
-        ),
-        Duration::from_secs(90),
-    )
-    .await;
+    gui.wait_for(&format!("{card}[data-state=secured]"), RUN)
+        .await;
     gui.close().await;
 }
