@@ -216,3 +216,37 @@ asyncio.run(main())
         .expect("dbus-send");
     assert!(plain(&mtu).contains("uint16 247"), "{}", plain(&mtu));
 }
+
+/// A client that starts discovery and leaves the bus without stopping it (`dbus-send` exits at once) ends its
+/// session, as BlueZ's NameOwnerChanged watch does: the adapter stops discovering.
+#[test]
+fn a_client_that_leaves_the_bus_ends_its_discovery_session() {
+    let world = World::start("zephyr-sensor");
+    let dbus_send = |args: &[&str]| {
+        let out = Command::new("dbus-send")
+            .args(["--system", "--print-reply", "--dest=org.bluez"])
+            .args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", world.bus())
+            .output()
+            .expect("dbus-send");
+        assert!(out.status.success(), "dbus-send {args:?}: {}", plain(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let discovering = || {
+        dbus_send(&[
+            "/org/bluez/hci0",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.bluez.Adapter1",
+            "string:Discovering",
+        ])
+    };
+    dbus_send(&["/org/bluez/hci0", "org.bluez.Adapter1.StartDiscovery"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while discovering().contains("boolean true") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still discovering after its only client left"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,8 +1,10 @@
-//! A BLE GATT characteristic as a [`Link`], through btleplug on BlueZ: MCUmgr's SMP characteristic (write
-//! without response, notify). Requests go out in writes of at most MTU − 3 bytes; every notification is one
-//! `recv`; when BlueZ reports the device disconnected (a link drop), `recv` fails at once with
-//! [`TransportError::Closed`] rather than waiting for an answer that cannot come. The MTU is negotiated by BlueZ, not by the client: btleplug 0.11 does not expose it, so it is read
-//! from BlueZ's `GattCharacteristic1.MTU` property over D-Bus (zbus).
+//! A BLE GATT channel as a [`Link`], through btleplug on BlueZ: MCUmgr's SMP characteristic (write without
+//! response, notify; packets) or a Nordic UART Service console (RX written, TX notifying; a byte stream, like a
+//! serial port, so the console driver reads it the same way). Writes are at most MTU − 3 bytes; every
+//! notification is one `recv`; when BlueZ reports the device disconnected (a link drop), `recv` fails at once
+//! with [`TransportError::Closed`] rather than waiting for an answer that cannot come. The MTU is negotiated
+//! by BlueZ, not by the client: btleplug 0.11 does not expose it, so it is read from BlueZ's
+//! `GattCharacteristic1.MTU` property over D-Bus (zbus).
 //!
 //! BlueZ is reached on the D-Bus system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set, as with the simulated world
 //! of `temper-devsim ble`).
@@ -34,12 +36,53 @@ use super::{Link, TransportError};
 pub const SMP_SERVICE: Uuid = Uuid::from_u128(0x8d53dc1d_1db7_4cd3_868b_8a527460aa84);
 /// MCUmgr's SMP characteristic.
 pub const SMP_CHARACTERISTIC: Uuid = Uuid::from_u128(0xda2e7828_fbce_4e01_ae9e_261174997c48);
+/// Nordic UART Service: a serial console over GATT.
+pub const NUS_SERVICE: Uuid = Uuid::from_u128(0x6e400001_b5a3_f393_e0a9_e50e24dcca9e);
+/// NUS RX: the central writes here (the device's receive line).
+pub const NUS_RX: Uuid = Uuid::from_u128(0x6e400002_b5a3_f393_e0a9_e50e24dcca9e);
+/// NUS TX: the device notifies here (its transmit line).
+pub const NUS_TX: Uuid = Uuid::from_u128(0x6e400003_b5a3_f393_e0a9_e50e24dcca9e);
 /// The ATT MTU every LE link supports; used when BlueZ reports none.
 const DEFAULT_MTU: u16 = 23;
 
-/// The SMP characteristic of one connected peripheral.
+/// Which GATT service a [`BleLink`] carries, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GattChannel {
+    /// The service the device advertises and serves.
+    pub service: Uuid,
+    /// The characteristic written to.
+    pub write: Uuid,
+    /// The characteristic that notifies.
+    pub notify: Uuid,
+    /// True when each write and notification is a protocol packet (SMP), false for a byte stream (a console).
+    pub packets: bool,
+    /// What it is, for messages.
+    pub name: &'static str,
+}
+
+impl GattChannel {
+    /// MCUmgr's SMP characteristic: writes and notifications carry SMP packets (split at the MTU).
+    pub const SMP: GattChannel = GattChannel {
+        service: SMP_SERVICE,
+        write: SMP_CHARACTERISTIC,
+        notify: SMP_CHARACTERISTIC,
+        packets: true,
+        name: "MCUmgr SMP",
+    };
+    /// Nordic UART Service: a console's bytes, as a serial port carries them.
+    pub const NUS: GattChannel = GattChannel {
+        service: NUS_SERVICE,
+        write: NUS_RX,
+        notify: NUS_TX,
+        packets: false,
+        name: "Nordic UART (NUS)",
+    };
+}
+
+/// One GATT channel (SMP, or a NUS console) of one connected peripheral.
 pub struct BleLink {
     peripheral: Peripheral,
+    channel: GattChannel,
     characteristic: Characteristic,
     notifications: Pin<Box<dyn Stream<Item = ValueNotification> + Send>>,
     /// Yields once for each time BlueZ reports this peripheral disconnected.
@@ -72,6 +115,15 @@ impl BleLink {
     /// Finds the peripheral `address` (scanning for the SMP service for up to `timeout`), connects, and
     /// subscribes to its SMP characteristic.
     pub async fn open_smp(address: &str, timeout: Duration) -> Result<BleLink, TransportError> {
+        BleLink::open(address, GattChannel::SMP, timeout).await
+    }
+
+    /// Finds the peripheral `address`, connects, and subscribes to `channel`'s notifying characteristic.
+    pub async fn open(
+        address: &str,
+        channel: GattChannel,
+        timeout: Duration,
+    ) -> Result<BleLink, TransportError> {
         let open = |reason: String| {
             TransportError::Ble(BleError::Other {
                 what: format!("connection to {address}"),
@@ -79,7 +131,7 @@ impl BleLink {
             })
         };
         let adapter = scan::adapter().await?;
-        let peripheral = scan::find(&adapter, address, vec![SMP_SERVICE], timeout).await?;
+        let peripheral = scan::find(&adapter, address, vec![channel.service], timeout).await?;
         let advertised = scan::sighting(&peripheral).await;
         peripheral
             .connect()
@@ -98,20 +150,26 @@ impl BleLink {
             .discover_services()
             .await
             .map_err(|e| open(format!("service discovery failed ({e})")))?;
-        let characteristic = peripheral
-            .characteristics()
-            .into_iter()
-            .find(|c| c.uuid == SMP_CHARACTERISTIC)
-            .ok_or_else(|| open("it has no MCUmgr SMP characteristic".into()))?;
-        peripheral
-            .subscribe(&characteristic)
-            .await
-            .map_err(|e| open(format!("cannot subscribe to SMP notifications ({e})")))?;
+        let find = |uuid: Uuid| {
+            peripheral
+                .characteristics()
+                .into_iter()
+                .find(|c| c.uuid == uuid && c.service_uuid == channel.service)
+                .ok_or_else(|| open(format!("it has no {} characteristic {uuid}", channel.name)))
+        };
+        let characteristic = find(channel.write)?;
+        let notifying = find(channel.notify)?;
+        peripheral.subscribe(&notifying).await.map_err(|e| {
+            open(format!(
+                "cannot subscribe to {} notifications ({e})",
+                channel.name
+            ))
+        })?;
         let notifications = peripheral
             .notifications()
             .await
             .map_err(|e| open(format!("no notification stream ({e})")))?;
-        let mtu = bluez::characteristic_mtu(address, SMP_CHARACTERISTIC)
+        let mtu = bluez::characteristic_mtu(address, channel.write)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!("BlueZ reports no MTU for {address} ({e}); using {DEFAULT_MTU}");
@@ -119,6 +177,7 @@ impl BleLink {
             });
         Ok(BleLink {
             peripheral,
+            channel,
             characteristic,
             notifications,
             disconnects: Box::pin(disconnects),
@@ -199,7 +258,7 @@ impl Link for BleLink {
                 }
             };
             match n {
-                Some(n) if n.uuid == SMP_CHARACTERISTIC && !n.value.is_empty() => {
+                Some(n) if n.uuid == self.channel.notify && !n.value.is_empty() => {
                     buf.extend_from_slice(&n.value);
                     return Ok(n.value.len());
                 }
@@ -219,7 +278,7 @@ impl Link for BleLink {
     }
 
     fn carries_packets(&self) -> bool {
-        true
+        self.channel.packets
     }
 }
 

@@ -104,6 +104,23 @@ pub struct Adapter {
 }
 
 impl Adapter {
+    /// Ends the discovery session of `client` (a bus name that left the bus), if it had one.
+    pub async fn forget_client(
+        &mut self,
+        client: &str,
+        ctxt: &SignalContext<'_>,
+    ) -> zbus::Result<()> {
+        if !self.discovery_clients.iter().any(|c| c == client) {
+            return Ok(());
+        }
+        self.discovery_clients.retain(|c| c != client);
+        tracing::debug!("{client} left the bus: its discovery session ends");
+        if !self.is_discovering() {
+            self.discovering_changed(ctxt).await?;
+        }
+        Ok(())
+    }
+
     /// Whether any client discovers.
     pub fn is_discovering(&self) -> bool {
         !self.discovery_clients.is_empty()

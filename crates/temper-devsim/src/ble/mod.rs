@@ -24,6 +24,7 @@ pub mod agent;
 pub mod bluez;
 pub mod bonds;
 pub mod bus;
+pub mod clients;
 pub mod descriptor;
 pub mod device;
 pub mod dis;
@@ -229,6 +230,13 @@ impl World {
             )?;
         }
         let conn = builder.build().await?;
+        let watched = conn.clone();
+        let paths: Vec<String> = infos.iter().map(|a| a.path.clone()).collect();
+        tokio::spawn(async move {
+            if let Err(e) = clients::watch_vanished(watched, paths).await {
+                tracing::warn!("watching clients leave the bus: {e}");
+            }
+        });
         for (host, a) in adapters.iter().zip(&infos) {
             let adapter = conn
                 .object_server()
