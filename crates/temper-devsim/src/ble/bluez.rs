@@ -276,7 +276,7 @@ impl Adapter {
             let iface = match kind {
                 Kind::Device => "org.bluez.Device1",
                 Kind::GattService => "org.bluez.GattService1",
-                Kind::SmpCharacteristic | Kind::ReadCharacteristic => {
+                Kind::SmpCharacteristic | Kind::ReadCharacteristic | Kind::NusRx | Kind::NusTx => {
                     "org.bluez.GattCharacteristic1"
                 }
                 Kind::Descriptor => "org.bluez.GattDescriptor1",

@@ -9,6 +9,7 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::bluez::BluezError;
 use super::gatt::SmpCharacteristic;
+use super::nus::NusTx;
 use super::objects::{owned, InterfaceMap};
 
 /// The CCCD.
@@ -45,12 +46,13 @@ impl Cccd {
         _options: HashMap<String, OwnedValue>,
         #[zbus(object_server)] server: &zbus::ObjectServer,
     ) -> Result<Vec<u8>, BluezError> {
-        let notifying = match server
-            .interface::<_, SmpCharacteristic>(self.characteristic.as_str())
-            .await
-        {
+        let path = self.characteristic.as_str();
+        let notifying = match server.interface::<_, SmpCharacteristic>(path).await {
             Ok(c) => c.get().await.is_notifying(),
-            Err(_) => false,
+            Err(_) => match server.interface::<_, NusTx>(path).await {
+                Ok(c) => c.get().await.is_notifying(),
+                Err(_) => false,
+            },
         };
         Ok(vec![u8::from(notifying), 0])
     }

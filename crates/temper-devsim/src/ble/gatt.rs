@@ -90,6 +90,8 @@ impl GattService {
 
 /// `org.bluez.GattCharacteristic1` of the SMP service.
 pub struct SmpCharacteristic {
+    /// Its own object path (its notifications' state on the link is kept under it).
+    path: String,
     pub service: OwnedObjectPath,
     backend: SmpBackend,
     /// The adapter this object is under (whose bonds count) and the peripheral (whose rules apply).
@@ -103,12 +105,14 @@ pub struct SmpCharacteristic {
 
 impl SmpCharacteristic {
     pub fn new(
+        path: String,
         service: OwnedObjectPath,
         backend: SmpBackend,
         host: Host,
         peripheral: Peripheral,
     ) -> SmpCharacteristic {
         SmpCharacteristic {
+            path,
             service,
             backend,
             host,
@@ -120,7 +124,7 @@ impl SmpCharacteristic {
 
     /// Whether the central subscribed to notifications (the CCCD's value).
     pub fn is_notifying(&self) -> bool {
-        self.backend.link.subscribed()
+        self.backend.link.subscribed(&self.path)
     }
 
     pub fn interfaces(&self) -> InterfaceMap {
@@ -128,8 +132,11 @@ impl SmpCharacteristic {
         let props = HashMap::from([
             ("UUID".to_string(), owned(SMP_CHARACTERISTIC.into())),
             ("Service".into(), owned(self.service.clone().into())),
-            ("Value".into(), owned(link.value().into())),
-            ("Notifying".into(), owned(link.subscribed().into())),
+            ("Value".into(), owned(link.value(&self.path).into())),
+            (
+                "Notifying".into(),
+                owned(link.subscribed(&self.path).into()),
+            ),
             ("Flags".into(), owned(flags().into())),
             ("MTU".into(), owned(link.params.mtu.into())),
         ]);
@@ -241,7 +248,7 @@ impl SmpCharacteristic {
         if self.backend.link.epoch().is_none() {
             return Err(GattError::NotConnected("Not Connected".into()));
         }
-        if self.backend.link.set_subscribed(true) {
+        if self.backend.link.set_subscribed(&self.path, true) {
             self.notifying_changed(&ctxt).await?;
         }
         Ok(())
@@ -251,7 +258,7 @@ impl SmpCharacteristic {
         &mut self,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
     ) -> Result<(), GattError> {
-        if self.backend.link.set_subscribed(false) {
+        if self.backend.link.set_subscribed(&self.path, false) {
             self.notifying_changed(&ctxt).await?;
         }
         Ok(())
@@ -267,11 +274,11 @@ impl SmpCharacteristic {
     }
     #[zbus(property)]
     fn value(&self) -> Vec<u8> {
-        self.backend.link.value()
+        self.backend.link.value(&self.path)
     }
     #[zbus(property)]
     fn notifying(&self) -> bool {
-        self.backend.link.subscribed()
+        self.backend.link.subscribed(&self.path)
     }
     #[zbus(property)]
     fn flags(&self) -> Vec<String> {

@@ -3,7 +3,8 @@
 //!
 //! Every peripheral: MCUmgr's SMP service at handle 0x0010, its characteristic at 0x0011 (value 0x0012) and
 //! that one's CCCD at 0x0013. The ble-plug also: the Device Information Service at 0x0020 with Model Number
-//! (0x0021), Serial Number (0x0023) and Firmware Revision (0x0025).
+//! (0x0021), Serial Number (0x0023) and Firmware Revision (0x0025); the Nordic UART Service carrying the shell
+//! ([`super::nus`]) at 0x0030 with RX (0x0031), TX (0x0033) and TX's CCCD (0x0035).
 
 use zbus::Connection;
 
@@ -11,6 +12,7 @@ use super::descriptor::Cccd;
 use super::device::Device;
 use super::dis::{dis_paths, Field, ReadCharacteristic, DIS_SERVICE};
 use super::gatt::{object_path, smp_paths, GattService, SmpBackend, SmpCharacteristic};
+use super::nus::{nus_paths, NusRx, NusTx, NUS_SERVICE};
 use super::objects::Kind;
 use super::peripherals::SMP_SERVICE;
 use crate::zephyr::variant::Variant;
@@ -43,9 +45,10 @@ pub(super) async fn resolve_services(conn: Connection, path: String) -> zbus::Re
             .await?;
         let backend = SmpBackend {
             server: firmware.clone(),
-            link,
+            link: link.clone(),
         };
         let characteristic = SmpCharacteristic::new(
+            char_path.clone(),
             object_path(&service_path),
             backend,
             host.clone(),
@@ -87,6 +90,47 @@ pub(super) async fn resolve_services(conn: Connection, path: String) -> zbus::Re
                     .announce(&conn, &char_path, Kind::ReadCharacteristic, interfaces)
                     .await?;
             }
+            let (nus_path, rx_path, tx_path, cccd_path) = nus_paths(&path);
+            let service = GattService {
+                uuid: NUS_SERVICE.into(),
+                device: object_path(&path),
+            };
+            let interfaces = service.interfaces();
+            server.at(nus_path.as_str(), service).await?;
+            objects
+                .announce(&conn, &nus_path, Kind::GattService, interfaces)
+                .await?;
+            let rx = NusRx::new(
+                object_path(&nus_path),
+                tx_path.clone(),
+                link.clone(),
+                firmware.clone(),
+                host.clone(),
+                peripheral.clone(),
+            );
+            let interfaces = rx.interfaces();
+            server.at(rx_path.as_str(), rx).await?;
+            objects
+                .announce(&conn, &rx_path, Kind::NusRx, interfaces)
+                .await?;
+            let tx = NusTx {
+                path: tx_path.clone(),
+                service: object_path(&nus_path),
+                link: link.clone(),
+            };
+            let interfaces = tx.interfaces();
+            server.at(tx_path.as_str(), tx).await?;
+            objects
+                .announce(&conn, &tx_path, Kind::NusTx, interfaces)
+                .await?;
+            let cccd = Cccd {
+                characteristic: object_path(&tx_path),
+            };
+            let interfaces = cccd.interfaces();
+            server.at(cccd_path.as_str(), cccd).await?;
+            objects
+                .announce(&conn, &cccd_path, Kind::Descriptor, interfaces)
+                .await?;
         }
     }
     let mut d = iface.get_mut().await;
@@ -105,6 +149,8 @@ pub(super) async fn remove(server: &zbus::ObjectServer, path: &str, kind: Kind) 
         Kind::GattService => server.remove::<GattService, _>(path).await,
         Kind::SmpCharacteristic => server.remove::<SmpCharacteristic, _>(path).await,
         Kind::ReadCharacteristic => server.remove::<ReadCharacteristic, _>(path).await,
+        Kind::NusRx => server.remove::<NusRx, _>(path).await,
+        Kind::NusTx => server.remove::<NusTx, _>(path).await,
         Kind::Descriptor => server.remove::<Cccd, _>(path).await,
     };
     if let Err(e) = removed {

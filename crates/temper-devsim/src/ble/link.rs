@@ -1,8 +1,10 @@
 //! The radio link of one peripheral with an SMP service: whether it is connected, the slots of each
-//! direction ([`super::radio::Schedule`]), the notifications on their way, and the world's fault plan.
+//! direction ([`super::radio::Schedule`]), the notifications on their way (one queue for all of its notifying
+//! characteristics: SMP, and the ble-plug's NUS TX; each with its own subscription and value), and the world's
+//! fault plan.
 //!
 //! Each connection has an epoch: a drop (or a disconnect) ends it, and whatever belonged to it (a request
-//! being reassembled, notifications not yet sent, the subscription) is dropped with it.
+//! being reassembled, notifications not yet sent, the subscriptions) is dropped with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,21 +70,29 @@ impl Faults {
     }
 }
 
-/// One reply on its way as notifications.
+/// One reply on its way as notifications of the characteristic at `path`.
 struct Reply {
+    path: String,
     epoch: u64,
     bytes: Vec<u8>,
     arrived: Instant,
 }
 
+/// What the central sees of one notifying characteristic.
+#[derive(Default)]
+struct Channel {
+    subscribed: bool,
+    /// The last notified value (the characteristic's `Value`).
+    value: Vec<u8>,
+}
+
 struct State {
     connected: bool,
     epoch: u64,
-    subscribed: bool,
     central: Schedule,
     peripheral: Schedule,
-    /// The last notified value (the characteristic's `Value`).
-    value: Vec<u8>,
+    /// Each notifying characteristic's state, by object path (SMP; the ble-plug's NUS TX).
+    channels: HashMap<String, Channel>,
     notifier: Option<mpsc::UnboundedSender<Reply>>,
 }
 
@@ -105,10 +115,9 @@ impl RadioLink {
             state: Mutex::new(State {
                 connected: false,
                 epoch: 0,
-                subscribed: false,
                 central: Schedule::new(now, &params),
                 peripheral: Schedule::new(now, &params),
-                value: Vec::new(),
+                channels: HashMap::new(),
                 notifier: None,
             }),
         }
@@ -135,7 +144,9 @@ impl RadioLink {
         if s.connected {
             s.connected = false;
             s.epoch += 1;
-            s.subscribed = false;
+            for c in s.channels.values_mut() {
+                c.subscribed = false;
+            }
         }
     }
 
@@ -145,20 +156,31 @@ impl RadioLink {
         s.connected.then_some(s.epoch)
     }
 
-    pub fn subscribed(&self) -> bool {
-        self.state().subscribed
+    /// Whether the central subscribed to the characteristic at `path`.
+    pub fn subscribed(&self, path: &str) -> bool {
+        self.state()
+            .channels
+            .get(path)
+            .is_some_and(|c| c.subscribed)
     }
 
-    /// Subscribes or unsubscribes (StartNotify / StopNotify); false if that changed nothing.
-    pub fn set_subscribed(&self, on: bool) -> bool {
+    /// Subscribes or unsubscribes (StartNotify / StopNotify) the characteristic at `path`; false if that
+    /// changed nothing.
+    pub fn set_subscribed(&self, path: &str, on: bool) -> bool {
         let mut s = self.state();
-        let changed = s.subscribed != on;
-        s.subscribed = on;
+        let c = s.channels.entry(path.to_string()).or_default();
+        let changed = c.subscribed != on;
+        c.subscribed = on;
         changed
     }
 
-    pub fn value(&self) -> Vec<u8> {
-        self.state().value.clone()
+    /// The last value notified on the characteristic at `path`.
+    pub fn value(&self, path: &str) -> Vec<u8> {
+        self.state()
+            .channels
+            .get(path)
+            .map(|c| c.value.clone())
+            .unwrap_or_default()
     }
 
     /// Carries one packet from the central: returns when its slot's exchange has happened, with the epoch of
@@ -178,10 +200,12 @@ impl RadioLink {
         }
     }
 
-    /// Queues `bytes` (one SMP reply, received in connection `epoch`) to go out as notifications of the
-    /// characteristic at `path`, in the peripheral's slots.
+    /// Queues `bytes` (one SMP reply or shell output, received in connection `epoch`) to go out as
+    /// notifications of the characteristic at `path`, in the peripheral's slots (one queue per link, shared
+    /// by its characteristics, in order).
     pub fn notify(self: &Arc<Self>, conn: &Connection, path: &str, epoch: u64, bytes: Vec<u8>) {
         let reply = Reply {
+            path: path.to_string(),
             epoch,
             bytes,
             arrived: Instant::now(),
@@ -189,7 +213,7 @@ impl RadioLink {
         let mut s = self.state();
         let sender = s.notifier.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(notifier(self.clone(), conn.clone(), path.to_string(), rx));
+            tokio::spawn(notifier(self.clone(), conn.clone(), rx));
             tx
         });
         if sender.send(reply).is_err() {
@@ -203,14 +227,16 @@ impl RadioLink {
         (s.connected && s.epoch == epoch).then(|| s.peripheral.take(earliest))
     }
 
-    /// Whether a notification may go out in connection `epoch`; records its value if so.
-    fn deliver(&self, epoch: u64, chunk: &[u8]) -> bool {
+    /// Whether a notification of the characteristic at `path` may go out in connection `epoch`; records its
+    /// value if so.
+    fn deliver(&self, path: &str, epoch: u64, chunk: &[u8]) -> bool {
         let mut s = self.state();
         if !s.connected || s.epoch != epoch {
             return false;
         }
-        s.value = chunk.to_vec();
-        s.subscribed
+        let c = s.channels.entry(path.to_string()).or_default();
+        c.value = chunk.to_vec();
+        c.subscribed
     }
 }
 
@@ -219,15 +245,15 @@ impl RadioLink {
 async fn notifier(
     link: Arc<RadioLink>,
     conn: Connection,
-    path: String,
     mut replies: mpsc::UnboundedReceiver<Reply>,
 ) {
     let delay = Duration::from_millis(u64::from(link.params.notify_delay_ms));
-    let Ok(ctxt) = SignalContext::new(&conn, path.as_str()) else {
-        return;
-    };
     let iface = InterfaceName::from_static_str_unchecked(CHARACTERISTIC_IFACE);
     while let Some(reply) = replies.recv().await {
+        let path = reply.path.as_str();
+        let Ok(ctxt) = SignalContext::new(&conn, path) else {
+            continue;
+        };
         let mut earliest = reply.arrived + delay;
         for chunk in reply.bytes.chunks(link.params.payload()) {
             let Some(at) = link.peripheral_slot(reply.epoch, earliest.max(Instant::now())) else {
@@ -235,7 +261,7 @@ async fn notifier(
             };
             tokio::time::sleep_until(at).await;
             earliest = at;
-            if !link.deliver(reply.epoch, chunk) {
+            if !link.deliver(path, reply.epoch, chunk) {
                 continue;
             }
             let value = Value::from(chunk);
@@ -275,9 +301,9 @@ mod tests {
         assert_eq!(link.from_central().await, Err(NotConnected));
         link.connect();
         let first = link.from_central().await.unwrap();
-        link.set_subscribed(true);
+        link.set_subscribed("/d/c", true);
         link.disconnect();
-        assert!(!link.subscribed());
+        assert!(!link.subscribed("/d/c"));
         assert_eq!(link.epoch(), None);
         link.connect();
         assert_ne!(link.from_central().await.unwrap(), first);

@@ -7,8 +7,10 @@
 //! `DIR/MODEL-N`, network services on its own loopback address) and carries MCUmgr's SMP GATT service
 //! ([`gatt`], laid out by [`layout`], with the CCCD of [`descriptor`]). The zephyr-sensor pairs "Just Works"
 //! and takes writes from anyone. The ble-plug (PlugMini PM-1) also carries the Device Information Service
-//! ([`dis`]), advertises its state in its manufacturer data, pairs with the passkey on its label through the
-//! registered agent ([`agent`], [`pairing`]) and takes SMP writes only from bonded centrals; once commissioned
+//! ([`dis`]) and the Nordic UART Service with the Zephyr shell as a byte stream ([`nus`], as
+//! `CONFIG_SHELL_BT_NUS` does: lines written to RX, their output and the prompt `uart:~$ ` notified on TX),
+//! advertises its state in its manufacturer data, pairs with the passkey on its label through the registered
+//! agent ([`agent`], [`pairing`]) and takes SMP and NUS writes only from bonded centrals; once commissioned
 //! (admin password changed and committed) it refuses new pairings. Bonds persist: the adapters' side in
 //! `DIR/bonds.json` ([`bonds`]), the plug's side in its firmware state.
 //!
@@ -32,6 +34,7 @@ pub mod gatt;
 pub mod host;
 pub mod layout;
 pub mod link;
+pub mod nus;
 pub mod objects;
 pub mod pairing;
 pub mod peripherals;

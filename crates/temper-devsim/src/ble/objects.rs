@@ -12,6 +12,7 @@ use super::descriptor::Cccd;
 use super::device::Device;
 use super::dis::ReadCharacteristic;
 use super::gatt::{GattService, SmpCharacteristic};
+use super::nus::{NusRx, NusTx};
 
 /// An object path that sorts (zvariant's paths do not): serialized as a D-Bus object path (`o`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, zbus::zvariant::Type)]
@@ -29,6 +30,8 @@ pub enum Kind {
     GattService,
     SmpCharacteristic,
     ReadCharacteristic,
+    NusRx,
+    NusTx,
     Descriptor,
 }
 
@@ -124,6 +127,14 @@ impl ObjectManager {
                         Err(_) => continue,
                     }
                 }
+                Kind::NusRx => match server.interface::<_, NusRx>(p.as_str()).await {
+                    Ok(i) => i.get().await.interfaces(),
+                    Err(_) => continue,
+                },
+                Kind::NusTx => match server.interface::<_, NusTx>(p.as_str()).await {
+                    Ok(i) => i.get().await.interfaces(),
+                    Err(_) => continue,
+                },
                 Kind::Descriptor => match server.interface::<_, Cccd>(p.as_str()).await {
                     Ok(i) => i.get().await.interfaces(),
                     Err(_) => continue,

@@ -8,6 +8,11 @@ pair) and a pairing agent served with dbus-fast (bleak's D-Bus library). Every c
                                              [{"op": "echo", "text"}, {"op": "write", "name", "val"},
                                               {"op": "commit"}]; each gives {"reply": {...}} or {"error": NAME}
   peer.py bleak-pair ADAPTER ADDRESS         bleak's own BleakClient.pair() (no agent)
+  peer.py nus ADAPTER ADDRESS STEPS          the shell over the Nordic UART Service: subscribes to TX (gives
+                                             {"greeting": text}), then each step of STEPS (JSON:
+                                             [{"writes": [text, ...], "prompts": N}]) writes to RX (alternating
+                                             without and with response) and collects TX until N more prompts:
+                                             {"steps": [{"text"} or {"error": NAME}]}
 """
 
 import asyncio
@@ -21,6 +26,9 @@ from dbus_fast import BusType, DBusError, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface, dbus_method
 
+NUS_RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
+NUS_TX = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
+PROMPT = "uart:~$ "
 SMP = "da2e7828-fbce-4e01-ae9e-261174997c48"
 DIS = {
     "model": "00002a24-0000-1000-8000-00805f9b34fb",
@@ -162,6 +170,38 @@ async def bleak_pair(adapter, address):
             return {"error": e.dbus_error, "message": e.dbus_error_details}
 
 
+async def nus(adapter, address, steps):
+    device = await find(adapter, address)
+    got = bytearray()
+    changed = asyncio.Event()
+
+    def on_notify(_, data):
+        got.extend(data)
+        changed.set()
+
+    async def until_prompts(n):
+        while got.decode(errors="replace").count(PROMPT) < n:
+            changed.clear()
+            await asyncio.wait_for(changed.wait(), 5.0)
+        text = got.decode()
+        got.clear()
+        return text
+
+    out = {"steps": []}
+    async with BleakClient(device) as client:
+        await client.start_notify(NUS_TX, on_notify)
+        out["greeting"] = await until_prompts(1)
+        for step in steps:
+            try:
+                for i, text in enumerate(step["writes"]):
+                    await client.write_gatt_char(NUS_RX, text.encode(), response=i % 2 == 1)
+            except BleakDBusError as e:
+                out["steps"].append({"error": e.dbus_error, "message": e.dbus_error_details})
+                continue
+            out["steps"].append({"text": await until_prompts(step["prompts"])})
+    return out
+
+
 def main():
     cmd, adapter, address = sys.argv[1:4]
     if cmd == "dis":
@@ -170,6 +210,8 @@ def main():
         out = asyncio.run(pair(adapter, address, sys.argv[4]))
     elif cmd == "smp":
         out = asyncio.run(smp(adapter, address, json.loads(sys.argv[4])))
+    elif cmd == "nus":
+        out = asyncio.run(nus(adapter, address, json.loads(sys.argv[4])))
     elif cmd == "bleak-pair":
         out = asyncio.run(bleak_pair(adapter, address))
     else:
