@@ -28,10 +28,13 @@ if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${
 fi
 # The zephyr-sensor tests talk to the simulator with the real MCUmgr client smpmgr (PyPI) and sign its
 # images with MCUboot's imgtool (PyPI); the BLE tests scan the simulated BlueZ with bleak (PyPI) and
-# bluetoothctl (Debian's bluez). The Python tools live in this venv.
+# bluetoothctl (Debian's bluez), pair through an agent served with dbus-fast and hand-build SMP frames with
+# cbor2 (both named here, not left to arrive with bleak and imgtool). The Python tools live in this venv.
 if [ "$mode" = test ]; then
   [ -x /var/tmp/temper-venv/bin/pip ] || python3 -m venv /var/tmp/temper-venv
   [ -x /var/tmp/temper-venv/bin/smpmgr ] || /var/tmp/temper-venv/bin/pip install -q 'smpmgr==0.19.*'
   [ -x /var/tmp/temper-venv/bin/imgtool ] || /var/tmp/temper-venv/bin/pip install -q 'imgtool==2.5.*'
   /var/tmp/temper-venv/bin/python -c 'import bleak' 2>/dev/null || /var/tmp/temper-venv/bin/pip install -q 'bleak==3.1.*'
+  /var/tmp/temper-venv/bin/python -c 'import cbor2, dbus_fast' 2>/dev/null \
+    || /var/tmp/temper-venv/bin/pip install -q 'cbor2>=5.4' 'dbus-fast>=2.0'
 fi
