@@ -238,8 +238,9 @@ fn settings_only_tighten() {
     };
     let error = app.save_settings(loose).unwrap_err();
     assert_eq!(error.code, ErrorCode::Invalid);
+    // It names the first profile (by id) whose policy the setting would loosen.
     assert!(
-        error.message.contains("ipcam") && error.message.contains("looser"),
+        error.message.contains("(ble-plug)") && error.message.contains("looser"),
         "{}",
         error.message
     );
