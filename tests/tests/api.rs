@@ -251,9 +251,9 @@ fn settings_only_tighten() {
     let error = app.save_settings(outside).unwrap_err();
     assert_eq!(error.code, ErrorCode::Invalid);
     assert!(
-        error.message.contains("ipcam")
+        error.message.contains("(ble-plug)")
             && error.message.contains("rsa-2048")
-            && error.message.contains("ecdsa-p256, ecdsa-p384, ed25519"),
+            && error.message.contains("(ecdsa-p256, ed25519)"),
         "names the profile and the key types it allows: {}",
         error.message
     );

@@ -86,13 +86,18 @@ pub(crate) async fn managed_objects(
     Ok(list)
 }
 
-/// The first adapter (by path: `hci0` before `hci1`), as btleplug picks it.
+/// The first adapter by number (`hci0` before `hci1` before `hci10`), as [`super::scan::adapter`] picks it.
 pub(crate) async fn first_adapter(conn: &zbus::Connection) -> Result<OwnedObjectPath, BleError> {
     managed_objects(conn)
         .await?
         .into_iter()
-        .find(|(_, ifaces)| ifaces.contains_key("org.bluez.Adapter1"))
+        .filter(|(_, ifaces)| ifaces.contains_key("org.bluez.Adapter1"))
         .map(|(path, _)| path)
+        .min_by_key(|path| {
+            let name = path.as_str().rsplit('/').next().unwrap_or_default();
+            let n = name.strip_prefix("hci").and_then(|n| n.parse::<u32>().ok());
+            (n.unwrap_or(u32::MAX), path.as_str().to_string())
+        })
         .ok_or(BleError::NoAdapter)
 }
 

@@ -34,17 +34,39 @@ pub async fn adapter() -> Result<Adapter, BleError> {
     let manager = Manager::new()
         .await
         .map_err(|e| BleError::Unavailable(e.to_string()))?;
-    let adapter = manager
+    // btleplug lists adapters in no fixed order (a hash map of BlueZ's objects): take the first by name
+    // (hci0 before hci1), the one pairing and bonds use too, so every step talks through the same adapter.
+    let mut named = Vec::new();
+    for adapter in manager
         .adapters()
         .await
         .map_err(|e| BleError::Unavailable(e.to_string()))?
+    {
+        let info = adapter.adapter_info().await.unwrap_or_default();
+        named.push((adapter_index(&info), info, adapter));
+    }
+    named.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let adapter = named
         .into_iter()
         .next()
+        .map(|(_, _, adapter)| adapter)
         .ok_or(BleError::NoAdapter)?;
     if adapter.adapter_state().await.ok() == Some(CentralState::PoweredOff) {
         return Err(BleError::Off);
     }
     Ok(adapter)
+}
+
+/// N of `hciN (modalias)`, as btleplug describes an adapter; adapters without one sort last.
+fn adapter_index(info: &str) -> u32 {
+    info.strip_prefix("hci")
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX)
 }
 
 /// Listens for `duration` and returns every device heard (sorted by address). `services` narrows what
@@ -140,4 +162,16 @@ pub(crate) async fn sighting(p: &btleplug::platform::Peripheral) -> Option<Sight
         services: props.services,
         manufacturer_data: props.manufacturer_data.into_iter().collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adapter_index;
+
+    #[test]
+    fn adapters_sort_by_their_hci_number() {
+        assert_eq!(adapter_index("hci0 (usb:v1D6Bp0246d0540)"), 0);
+        assert_eq!(adapter_index("hci12 ()"), 12);
+        assert_eq!(adapter_index("weird"), u32::MAX);
+    }
 }
