@@ -113,6 +113,13 @@ fn plug_is_paired_commissioned_and_then_writable_only_through_the_bond() {
     );
     assert_eq!(recorded.adapter.as_deref(), Some("00:1A:7D:DA:71:13"));
     assert!(actions(&inventory, &serial).contains(&AuditAction::BleBonded));
+    let shown = temper(&inventory)
+        .args(["--json", "inventory", "show", "--device", &serial])
+        .output()
+        .unwrap();
+    let shown = json_lines(&shown).pop().expect("inventory show");
+    assert_eq!(shown["link"]["transport"], "ble", "{shown}");
+    assert_eq!(shown["link"]["bonded"], true, "{shown}");
     assert!(world
         .bluetoothctl(&["info", &address])
         .contains("Paired: yes"));

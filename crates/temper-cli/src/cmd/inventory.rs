@@ -120,8 +120,11 @@ impl Cmd {
                         })
                     })
                     .collect();
+                let link =
+                    temper_core::inventory::link::link(&inventory, &device).map_err(failed)?;
                 let doc = serde_json::json!({
                     "device": record,
+                    "link": link,
                     "credentials": creds,
                     "steps": steps.iter().map(|s| serde_json::json!({"step": s.step, "state": s.state, "at": s.at})).collect::<Vec<_>>(),
                     "checks": checks.iter().map(|(phase, c)| serde_json::json!({"phase": phase, "check": c})).collect::<Vec<_>>(),
@@ -145,6 +148,9 @@ impl Cmd {
                     record.address.as_deref().unwrap_or("-"),
                     record.site.as_deref().unwrap_or("-")
                 );
+                if let Some(link) = &link {
+                    println!("  reached over {}", describe_link(link));
+                }
                 println!(
                     "  credentials{}",
                     if reveal {
@@ -206,5 +212,19 @@ impl Cmd {
                 Ok(exit::HARDENED)
             }
         }
+    }
+}
+
+/// `Bluetooth LE D4:5A:… (bonded with adapter 00:1A:…)` or `serial port /dev/ttyUSB0`.
+fn describe_link(link: &temper_core::inventory::link::DeviceLink) -> String {
+    use temper_core::inventory::link::LinkKind;
+    match link.transport {
+        LinkKind::Serial => format!("serial port {}", link.address),
+        LinkKind::Ble if link.bonded => format!(
+            "Bluetooth LE {} (bonded with adapter {})",
+            link.address,
+            link.adapter.as_deref().unwrap_or("?")
+        ),
+        LinkKind::Ble => format!("Bluetooth LE {} (no bond)", link.address),
     }
 }
