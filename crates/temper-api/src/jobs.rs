@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use temper_core::discovery::AttachedDevice;
+use temper_core::inventory::link::DeviceLink;
 use temper_core::plan::{self, CommissionOptions, RenewOptions};
 use temper_core::profile::Profile;
 use temper_core::transport::ble::Passkey;
@@ -165,16 +166,13 @@ fn run_ble(
     emit: &(dyn Fn(RunEvent) + Sync),
 ) -> Result<(), ApiError> {
     let runtime = runtime()?;
-    let options = CommissionOptions {
-        port: String::new(),
-        profiles: plan::over_ble::ble_profiles(request.profiles),
-        address: None,
-        control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
-        site: request.site,
-        clock_offset_secs: 0,
-        rotate_now: request.kind == JobKind::RotateNow,
-        link: None,
-    };
+    let options = options(
+        request.kind,
+        String::new(),
+        plan::over_ble::ble_profiles(request.profiles),
+        request.site,
+        None,
+    );
     let mut inventory = request.inventory;
     let mut translator = Translator::default();
     let mut sink = |event: &temper_core::event::Event| {
@@ -195,6 +193,27 @@ fn run_ble(
     Ok(())
 }
 
+/// The plan's options for a run from the window: the station's defaults, the device's port (or none: BLE fills
+/// it in) and how it is reached.
+fn options(
+    kind: JobKind,
+    port: String,
+    profiles: Vec<Profile>,
+    site: Option<String>,
+    link: Option<DeviceLink>,
+) -> CommissionOptions {
+    CommissionOptions {
+        port,
+        profiles,
+        address: None,
+        control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
+        site,
+        clock_offset_secs: 0,
+        rotate_now: kind == JobKind::RotateNow,
+        link,
+    }
+}
+
 fn run(
     port: String,
     request: JobRequest,
@@ -206,16 +225,14 @@ fn run(
     let link = runtime
         .block_on(async { SerialLink::open(&port, baud) })
         .map_err(|_| ApiError::new(ErrorCode::DeviceLost, DEVICE_LOST).help(DEVICE_LOST_HELP))?;
-    let options = CommissionOptions {
+    let link_record = DeviceLink::serial(&port);
+    let options = options(
+        request.kind,
         port,
-        profiles: request.profiles,
-        address: None,
-        control_address: IpAddr::from(CommissionOptions::DEFAULT_CONTROL_ADDRESS),
-        site: request.site,
-        clock_offset_secs: 0,
-        rotate_now: request.kind == JobKind::RotateNow,
-        link: None,
-    };
+        request.profiles,
+        request.site,
+        Some(link_record),
+    );
     let mut inventory = request.inventory;
     let mut translator = Translator::default();
     let mut sink = |event: &temper_core::event::Event| {

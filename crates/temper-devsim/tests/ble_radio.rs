@@ -3,65 +3,34 @@
 //! `--pdus-per-event`), and a link dropped by `org.temper.Sim1.DropLink` or by `--drop-after` is reported
 //! as a disconnection and can be connected again.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+#[path = "ble_support/mod.rs"]
+mod ble_support;
 
+use std::process::{Command, Output};
+
+use ble_support::{venv_python, World};
 use serde_json::Value;
 
-/// A running `temper-devsim ble --models zephyr-sensor ARGS`; SIGTERM on drop.
-struct World {
-    child: Child,
-    info: Value,
+/// `temper-devsim ble --models zephyr-sensor ARGS`.
+fn sensor_world(args: &[&str]) -> World {
+    World::start_with("zephyr-sensor", args)
 }
 
-impl World {
-    fn start(args: &[&str]) -> World {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_temper-devsim"))
-            .args(["ble", "--models", "zephyr-sensor"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start temper-devsim ble");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
-        World { child, info }
-    }
-
-    fn bus(&self) -> &str {
-        self.info["bus"].as_str().unwrap()
-    }
-
-    fn sensor(&self) -> String {
-        self.info["devices"][0]["address"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    /// Runs `body` (Python, after [`PRELUDE`]) with bleak against this world; its JSON output.
-    fn bleak(&self, body: &str) -> Value {
-        let script = format!("{PRELUDE}\n{body}");
-        let out = Command::new("timeout")
-            .args(["60", &venv_python(), "-c", &script, &self.sensor()])
-            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus())
-            .output()
-            .expect("python");
-        assert!(out.status.success(), "{}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
-    }
+/// The sensor's address.
+fn sensor(world: &World) -> String {
+    world.device("zephyr-sensor").0
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+/// Runs `body` (Python, after [`PRELUDE`]) with bleak against `world`'s sensor; its JSON output.
+fn bleak(world: &World, body: &str) -> Value {
+    let script = format!("{PRELUDE}\n{body}");
+    let out = Command::new("timeout")
+        .args(["60", &venv_python(), "-c", &script, &sensor(world)])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", world.bus())
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
 }
 
 fn text(out: &Output) -> String {
@@ -70,15 +39,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-fn venv_python() -> String {
-    let venv = "/var/tmp/temper-venv/bin/python";
-    assert!(
-        std::path::Path::new(venv).exists(),
-        "{venv} missing: run `bash scripts/deps.sh test`"
-    );
-    venv.to_string()
 }
 
 /// Python helpers: an SMP OS echo over the SMP characteristic, and DropLink through dbus-send.
@@ -124,7 +84,7 @@ async def find():
 fn mtu_property(world: &World) -> String {
     let path = format!(
         "/org/bluez/hci0/dev_{}/service0010/char0011",
-        world.sensor().replace(':', "_")
+        sensor(world).replace(':', "_")
     );
     let out = Command::new("dbus-send")
         .args(["--system", "--print-reply", "--dest=org.bluez", &path])
@@ -141,9 +101,10 @@ fn mtu_property(world: &World) -> String {
 
 #[test]
 fn the_mtu_and_notification_sizes_follow_the_mtu_option() {
-    let world = World::start(&["--mtu", "64"]);
+    let world = sensor_world(&["--mtu", "64"]);
     assert_eq!(world.info["radio"]["mtu"], 64, "{}", world.info);
-    let result = world.bleak(
+    let result = bleak(
+        &world,
         r#"
 async def main():
     replies = Replies()
@@ -184,7 +145,7 @@ asyncio.run(main())
 
 #[test]
 fn writes_take_their_connection_event_slots() {
-    let world = World::start(&["--conn-interval-ms", "50", "--pdus-per-event", "2"]);
+    let world = sensor_world(&["--conn-interval-ms", "50", "--pdus-per-event", "2"]);
     assert_eq!(
         (
             &world.info["radio"]["conn_interval_ms"],
@@ -193,7 +154,8 @@ fn writes_take_their_connection_event_slots() {
         (&Value::from(50), &Value::from(2))
     );
     // 20 writes of 20 bytes: at most 2 per 50 ms event, so at least 9 intervals between the first and last.
-    let result = world.bleak(
+    let result = bleak(
+        &world,
         r#"
 async def main():
     replies = Replies()
@@ -216,8 +178,9 @@ asyncio.run(main())
 
 #[test]
 fn drop_link_disconnects_bleak_and_a_new_connection_speaks_smp() {
-    let world = World::start(&[]);
-    let result = world.bleak(
+    let world = sensor_world(&[]);
+    let result = bleak(
+        &world,
         r#"
 async def main():
     device = await find()
@@ -256,8 +219,9 @@ asyncio.run(main())
 
 #[test]
 fn drop_after_loses_the_first_echo_answer_with_the_link_then_answers_again() {
-    let world = World::start(&["--drop-after", "0:0"]);
-    let result = world.bleak(
+    let world = sensor_world(&["--drop-after", "0:0"]);
+    let result = bleak(
+        &world,
         r#"
 async def main():
     device = await find()

@@ -69,11 +69,12 @@ fn adapter_index(info: &str) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-/// Listens for `duration` and returns every device heard (sorted by address). `services` narrows what
-/// BlueZ reports (empty: everything).
-pub async fn scan(services: Vec<Uuid>, duration: Duration) -> Result<Vec<Sighting>, BleError> {
-    let adapter = adapter().await?;
-    let mut events = adapter
+/// The adapter's events, subscribed before its scan for `services` starts (so no discovery is missed).
+async fn listen(
+    adapter: &Adapter,
+    services: Vec<Uuid>,
+) -> Result<std::pin::Pin<Box<dyn futures::Stream<Item = CentralEvent> + Send>>, BleError> {
+    let events = adapter
         .events()
         .await
         .map_err(|e| BleError::other("scan", e))?;
@@ -81,6 +82,14 @@ pub async fn scan(services: Vec<Uuid>, duration: Duration) -> Result<Vec<Sightin
         .start_scan(ScanFilter { services })
         .await
         .map_err(|e| scan_error(&e))?;
+    Ok(events)
+}
+
+/// Listens for `duration` and returns every device heard (sorted by address). `services` narrows what
+/// BlueZ reports (empty: everything).
+pub async fn scan(services: Vec<Uuid>, duration: Duration) -> Result<Vec<Sighting>, BleError> {
+    let adapter = adapter().await?;
+    let mut events = listen(&adapter, services).await?;
     let deadline = tokio::time::Instant::now() + duration;
     let mut heard = BTreeMap::new();
     for p in adapter.peripherals().await.unwrap_or_default() {
@@ -110,15 +119,7 @@ pub(crate) async fn find(
     services: Vec<Uuid>,
     timeout: Duration,
 ) -> Result<btleplug::platform::Peripheral, BleError> {
-    // Subscribed before the scan starts, so no discovery is missed.
-    let mut events = adapter
-        .events()
-        .await
-        .map_err(|e| BleError::other("scan", e))?;
-    adapter
-        .start_scan(ScanFilter { services })
-        .await
-        .map_err(|e| scan_error(&e))?;
+    let mut events = listen(adapter, services).await?;
     let deadline = tokio::time::Instant::now() + timeout;
     let is_it =
         |p: &btleplug::platform::Peripheral| p.address().to_string().eq_ignore_ascii_case(address);
