@@ -184,25 +184,15 @@ impl SmpCharacteristic {
         #[zbus(connection)] conn: &Connection,
         #[zbus(signal_context)] ctxt: SignalContext<'_>,
     ) -> Result<(), GattError> {
-        // Any `type` option (request, command, reliable) obeys the same rules.
-        super::pairing::check_write(&self.host, &self.peripheral, &self.backend.server).map_err(
-            |e| match e {
-                BluezError::NotPermitted(m) => GattError::NotPermitted(m),
-                other => GattError::Failed(other.to_string()),
-            },
-        )?;
         let link = self.backend.link.clone();
-        if value.len() > link.params.payload() {
-            return Err(GattError::InvalidValueLength(format!(
-                "{} bytes over an ATT MTU of {}",
-                value.len(),
-                link.params.mtu
-            )));
-        }
-        let epoch = link
-            .from_central()
-            .await
-            .map_err(|_| GattError::NotConnected("Not Connected".into()))?;
+        let epoch = admit_write(
+            &link,
+            &self.host,
+            &self.peripheral,
+            &self.backend.server,
+            value.len(),
+        )
+        .await?;
         if self.epoch != Some(epoch) {
             // A new connection: a request cut by the last one is gone.
             self.pending.clear();
@@ -288,6 +278,32 @@ impl SmpCharacteristic {
     fn mtu(&self) -> u16 {
         self.backend.link.params.mtu
     }
+}
+
+/// What every write to a peripheral's characteristic goes through, whatever its `type` option (request,
+/// command, reliable): the peripheral's access rules for the central of `host`, a length of at most MTU − 3,
+/// then the central's next slot on `link`. Returns the connection's epoch (a new one means what was gathered
+/// on the last connection is gone).
+pub(super) async fn admit_write(
+    link: &RadioLink,
+    host: &Host,
+    peripheral: &Peripheral,
+    firmware: &Shared,
+    len: usize,
+) -> Result<u64, GattError> {
+    super::pairing::check_write(host, peripheral, firmware).map_err(|e| match e {
+        BluezError::NotPermitted(m) => GattError::NotPermitted(m),
+        other => GattError::Failed(other.to_string()),
+    })?;
+    if len > link.params.payload() {
+        return Err(GattError::InvalidValueLength(format!(
+            "{len} bytes over an ATT MTU of {}",
+            link.params.mtu
+        )));
+    }
+    link.from_central()
+        .await
+        .map_err(|_| GattError::NotConnected("Not Connected".into()))
 }
 
 /// Object paths of the SMP service, its characteristic and that one's CCCD under `device`.

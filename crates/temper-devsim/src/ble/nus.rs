@@ -177,24 +177,15 @@ impl NusRx {
         _options: HashMap<String, OwnedValue>,
         #[zbus(connection)] conn: &Connection,
     ) -> Result<(), GattError> {
-        super::pairing::check_write(&self.host, &self.peripheral, &self.firmware).map_err(|e| {
-            match e {
-                BluezError::NotPermitted(m) => GattError::NotPermitted(m),
-                other => GattError::Failed(other.to_string()),
-            }
-        })?;
         let link = self.link.clone();
-        if value.len() > link.params.payload() {
-            return Err(GattError::InvalidValueLength(format!(
-                "{} bytes over an ATT MTU of {}",
-                value.len(),
-                link.params.mtu
-            )));
-        }
-        let epoch = link
-            .from_central()
-            .await
-            .map_err(|_| GattError::NotConnected("Not Connected".into()))?;
+        let epoch = super::gatt::admit_write(
+            &link,
+            &self.host,
+            &self.peripheral,
+            &self.firmware,
+            value.len(),
+        )
+        .await?;
         if self.epoch != Some(epoch) {
             self.input.clear();
             self.epoch = Some(epoch);
